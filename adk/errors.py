@@ -1,0 +1,355 @@
+"""Errors raised by `adk`.
+
+Every error `adk` raises on purpose is an :class:`AdkError`. Each ``E_…`` code of the ADK
+(RUNNERS.md §8, PRIMITIVES.md §2) is a subclass named exactly as the code, carrying the
+ADK's HTTP-like ``status`` and ``fatal`` flag::
+
+    Exception
+    ├── AdkError                      code, status, fatal, help, fields, details
+    │   ├── E_INVALID_INITIAL_*_VALUE  bad constructor input (one per primitive)
+    │   ├── E_INVALID_TOOL_ARGS, E_TOOL_DOWNSTREAM_ERROR, …   tools
+    │   ├── E_INVALID_TURN_*, E_*_PIPELINE_ERROR, E_LLM_*, E_TURN_GATE_*   runners
+    │   └── E_EXTRA_MISSING, E_STORE_ERROR, E_PROVIDER_ERROR, …   ours
+    └── AbortError                    marks an abort (anyio cancellation is one too)
+
+``str(err)`` is ``"<code>: <message>"`` (PORT.md §4); the original error, when there is
+one, is ``err.__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+__all__ = [
+    "AbortError",
+    "AdkError",
+    "FieldError",
+    "is_abort_error",
+]
+
+
+class FieldError(tuple[str, str]):
+    """One bad field of a validated input: ``(path, message)``.
+
+    ``path`` is the snake_case field name (dotted for nested values, ``[i]`` for list
+    items); ``message`` says what is wrong with it.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, path: str, message: str) -> FieldError:
+        return super().__new__(cls, (path, message))
+
+    @property
+    def path(self) -> str:
+        """The field's path, e.g. ``"created_at"`` or ``"attachments[1]"``."""
+        return self[0]
+
+    @property
+    def message(self) -> str:
+        """What is wrong with the field."""
+        return self[1]
+
+    def __str__(self) -> str:
+        return f"{self[0]}: {self[1]}"
+
+
+class AdkError(Exception):
+    """Base class of every error `adk` raises on purpose.
+
+    Args:
+        *params: Values for the ``%s`` slots of the class's message template (for example
+            the pipeline label of ``E_PIPELINE_SHORT_CIRCUITED``).
+        message: A message replacing the template; ``None`` keeps the template.
+        cause: The original error; stored as ``__cause__``.
+        status: Overrides the class's HTTP-like status.
+        fatal: Overrides the class's fatal flag.
+        details: For validation errors, every bad field as a :class:`FieldError`.
+        help: A hint on how to fix the problem (for example the ``pip install`` line of a
+            missing extra).
+
+    Attributes:
+        code: The ``E_…`` string (equal to the class name for coded subclasses).
+        status: HTTP-like status (ADK semantics: 4xx caller problems, 5xx runtime ones).
+        fatal: Whether the ADK marks the condition as unrecoverable.
+        help: A fix hint, or ``None``.
+        params: The template parameters given.
+        details: The bad fields of a validation failure (empty otherwise).
+    """
+
+    code: ClassVar[str] = "E_ADK_ERROR"
+    default_status: ClassVar[int] = 500
+    default_fatal: ClassVar[bool] = False
+    template: ClassVar[str] = "an adk error occurred"
+
+    status: int
+    fatal: bool
+    help: str | None
+    params: tuple[object, ...]
+    details: tuple[FieldError, ...]
+
+    def __init__(
+        self,
+        *params: object,
+        message: str | None = None,
+        cause: BaseException | None = None,
+        status: int | None = None,
+        fatal: bool | None = None,
+        details: Sequence[FieldError] = (),
+        help: str | None = None,
+    ) -> None:
+        if message is None:
+            message = self.template
+            if params:
+                try:
+                    message = message % params
+                except (TypeError, ValueError):
+                    message = f"{message}: {', '.join(map(str, params))}"
+        super().__init__(message)
+        self.message = message
+        self.params = params
+        self.status = self.default_status if status is None else status
+        self.fatal = self.default_fatal if fatal is None else fatal
+        self.help = help
+        self.details = tuple(details)
+        if cause is not None:
+            self.__cause__ = cause
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The paths of the bad fields, in the order they were found."""
+        return tuple(d[0] for d in self.details)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.params, self.message, self.status, self.fatal))
+
+
+def _rebuild(
+    cls: type[AdkError], params: tuple[object, ...], message: str, status: int, fatal: bool
+) -> AdkError:
+    return cls(*params, message=message, status=status, fatal=fatal)
+
+
+class AbortError(Exception):
+    """Marks an abort: the turn's or dispatch's signal fired, or the work was cancelled.
+
+    Aborts are never reported on the ``error`` bus; a dispatch that ends in one resolves
+    with status ``"aborted"`` (RUNNERS.md §2.5, §3.4).
+
+    Args:
+        reason: The abort reason given to ``AbortController.abort`` (any value), or ``None``.
+    """
+
+    def __init__(self, reason: object = None) -> None:
+        super().__init__("aborted" if reason is None else f"aborted: {reason}")
+        self.reason = reason
+
+
+def is_abort_error(err: BaseException) -> bool:
+    """Whether ``err`` is abort-class: an :class:`AbortError` or a cancellation.
+
+    Cancellation by anyio (``asyncio.CancelledError``, ``trio.Cancelled``) counts as an
+    abort (PORT.md §4).
+    """
+    if isinstance(err, AbortError):
+        return True
+    import anyio
+
+    return isinstance(err, anyio.get_cancelled_exc_class())
+
+
+def _code(
+    name: str, template: str, status: int, fatal: bool, doc: str
+) -> type[AdkError]:
+    cls = type(
+        name,
+        (AdkError,),
+        {
+            "code": name,
+            "template": template,
+            "default_status": status,
+            "default_fatal": fatal,
+            "__doc__": f"{doc}\n\n    Status {status}, {'fatal' if fatal else 'not fatal'}.",
+            "__module__": __name__,
+            "__qualname__": name,
+        },
+    )
+    return cls
+
+
+# --- primitives (PRIMITIVES.md §2.4) ---------------------------------------------------
+E_INVALID_INITIAL_REGISTRY_VALUE = _code(
+    "E_INVALID_INITIAL_REGISTRY_VALUE", "the registry's initial value must be a mapping",
+    500, True, "``Registry(initial)`` was given something other than ``None`` or a mapping.")
+E_INVALID_INITIAL_MEMORY_VALUE = _code(
+    "E_INVALID_INITIAL_MEMORY_VALUE", "invalid Memory", 500, True,
+    "A ``Memory`` was constructed from bad input.")
+E_INVALID_INITIAL_RETRIEVABLE_VALUE = _code(
+    "E_INVALID_INITIAL_RETRIEVABLE_VALUE", "invalid Retrievable", 500, True,
+    "A ``Retrievable`` was constructed from bad input.")
+E_INVALID_INITIAL_MESSAGE_VALUE = _code(
+    "E_INVALID_INITIAL_MESSAGE_VALUE", "invalid Message", 500, True,
+    "A ``Message`` was constructed from bad input.")
+E_INVALID_INITIAL_IDENTITY_VALUE = _code(
+    "E_INVALID_INITIAL_IDENTITY_VALUE", "invalid Identity", 500, True,
+    "An ``Identity`` was constructed from bad input.")
+E_INVALID_INITIAL_THOUGHT_VALUE = _code(
+    "E_INVALID_INITIAL_THOUGHT_VALUE", "invalid Thought", 500, True,
+    "A ``Thought`` was constructed from bad input.")
+E_INVALID_INITIAL_TOOL_CALL_VALUE = _code(
+    "E_INVALID_INITIAL_TOOL_CALL_VALUE", "invalid ToolCall", 500, True,
+    "A ``ToolCall`` was constructed from bad input.")
+E_INVALID_INITIAL_TOOL_VALUE = _code(
+    "E_INVALID_INITIAL_TOOL_VALUE", "invalid Tool", 500, True,
+    "A ``Tool`` or ``ArtifactTool`` was constructed from bad input.")
+E_INVALID_INITIAL_MEDIA_VALUE = _code(
+    "E_INVALID_INITIAL_MEDIA_VALUE", "invalid Media", 500, True,
+    "A ``Media`` was constructed from bad input (including a bad reader).")
+E_NOT_A_MEDIA_READER = _code(
+    "E_NOT_A_MEDIA_READER", "the value is not a MediaReader", 500, True,
+    "A media reader lacks a callable ``stream`` or ``byte_length``.")
+E_NOT_A_SPOOL_READER = _code(
+    "E_NOT_A_SPOOL_READER", "the value is not a SpoolReader", 500, True,
+    "``SpooledArtifact(reader)`` was given something that is not a SpoolReader.")
+E_INVALID_TOOL_ARGS = _code(
+    "E_INVALID_TOOL_ARGS", "invalid tool arguments", 422, False,
+    "Tool arguments failed the tool's input schema; the handler was not called.")
+E_TOOL_DOWNSTREAM_ERROR = _code(
+    "E_TOOL_DOWNSTREAM_ERROR", "the tool handler raised an error", 500, False,
+    "A tool handler raised; the original error is ``__cause__``.")
+E_TOOL_ALREADY_REGISTERED = _code(
+    "E_TOOL_ALREADY_REGISTERED", "a tool named %s is already registered", 409, True,
+    "A tool name collided in a ``ToolRegistry``.")
+E_READER_NOT_DESCRIBABLE = _code(
+    "E_READER_NOT_DESCRIBABLE", "the %s cannot be described for encoding", 422, False,
+    "Encoding a reader-backed primitive whose reader has no ``describe()``.")
+E_NO_READER_RESOLVER = _code(
+    "E_NO_READER_RESOLVER", "no reader resolver is registered for tag %s", 422, False,
+    "Decoding a reader descriptor whose tag has no registered resolver.")
+E_TOKENIZABLE_EVALUATOR_INVALID = _code(
+    "E_TOKENIZABLE_EVALUATOR_INVALID", "the dynamic Tokenizable evaluator failed: %s", 500,
+    True, "A dynamic ``Tokenizable`` evaluator raised or returned a non-string.")
+E_TOKEN_ESTIMATOR_SHADOWS_BUILTIN = _code(
+    "E_TOKEN_ESTIMATOR_SHADOWS_BUILTIN",
+    "a custom token estimator cannot replace the built-in encoding %s", 409, True,
+    "``register_token_estimator`` was given a built-in encoding name.")
+E_ARTIFACT_ID_COLLISION = _code(
+    "E_ARTIFACT_ID_COLLISION", "the id %s is used by both a tool call and a retrievable",
+    409, False, "A turn ToolCall and a turn Retrievable share an id.")
+
+# --- runners (RUNNERS.md §8) -------------------------------------------------------------
+E_INVALID_TURN_RUNNER_CONFIG = _code(
+    "E_INVALID_TURN_RUNNER_CONFIG", "the turn runner cannot be built from this config: %s",
+    529, True, "``TurnRunner(...)`` was given a bad configuration.")
+E_INVALID_TURN_CONTEXT = _code(
+    "E_INVALID_TURN_CONTEXT", "the turn runner got an invalid context", 529, True,
+    "``runner.run(...)`` was given bad arguments; raised before any event.")
+E_INPUT_PIPELINE_ERROR = _code(
+    "E_INPUT_PIPELINE_ERROR", "the turn input pipeline failed", 500, False,
+    "A turn input middleware raised (emitted on the turn ``error`` bus).")
+E_OUTPUT_PIPELINE_ERROR = _code(
+    "E_OUTPUT_PIPELINE_ERROR", "the turn output pipeline failed", 500, False,
+    "A turn output middleware raised (emitted on the turn ``error`` bus).")
+E_INVALID_LLM_DISPATCH_INPUT = _code(
+    "E_INVALID_LLM_DISPATCH_INPUT", "the dispatch runner got invalid input", 529, True,
+    "``DispatchRunner.dispatch(...)`` was given bad input; raised before any event.")
+E_INVALID_LLM_EXECUTION_CONTEXT = _code(
+    "E_INVALID_LLM_EXECUTION_CONTEXT",
+    "the execution context cannot be built from the value", 529, True,
+    "A ``DispatchContext`` could not be built from the raw context.")
+E_LLM_EXECUTION_GATE_NOT_SUPPORTED = _code(
+    "E_LLM_EXECUTION_GATE_NOT_SUPPORTED",
+    "wait_for is unavailable on a standalone context without a gate function", 501, False,
+    "``ctx.wait_for`` on a standalone dispatch context with no ``wait_for`` given.")
+E_LLM_EXECUTION_ALREADY_SIGNALLED = _code(
+    "E_LLM_EXECUTION_ALREADY_SIGNALLED",
+    "ack/nack called on an already-signalled context", 500, True,
+    "A second ``ack()`` or ``nack()`` on a dispatch context: the first signal wins.")
+E_DISPATCH_PIPELINE_ERROR = _code(
+    "E_DISPATCH_PIPELINE_ERROR", "an execution pipeline failed", 500, False,
+    "A dispatch input or output middleware raised.")
+E_LLM_EXECUTION_EXECUTOR_ERROR = _code(
+    "E_LLM_EXECUTION_EXECUTOR_ERROR", "the executor callback threw an error.", 500, False,
+    "The dispatch executor raised; also the observer-side wrapper of a non-AdkError nack.")
+E_INVALID_INITIAL_TURN_GATE_VALUE = _code(
+    "E_INVALID_INITIAL_TURN_GATE_VALUE", "invalid turn gate initial value", 500, True,
+    "``wait_for`` was given bad arguments.")
+E_INVALID_TURN_GATE_RESOLUTION = _code(
+    "E_INVALID_TURN_GATE_RESOLUTION", "the resolution value failed the gate's schema", 500,
+    True, "``gate.resolve(value)`` failed the gate's schema; the gate stays open.")
+E_TURN_GATE_TIMEOUT = _code(
+    "E_TURN_GATE_TIMEOUT", "the gate timed out", 408, False,
+    "A gate's ``timeout_ms`` elapsed before it settled.")
+E_TURN_GATE_ABORTED = _code(
+    "E_TURN_GATE_ABORTED", "the gate was aborted", 499, False,
+    "A gate was aborted by its turn's signal or by ``gate.abort()``.")
+
+
+class E_PIPELINE_SHORT_CIRCUITED(AdkError):  # noqa: N801 (named as the ADK code)
+    """A pipeline stopped without calling ``next``, aborting or (in dispatch) signalling.
+
+    Status 500, not fatal.
+
+    Args:
+        pipeline: ``"turn-input"``, ``"turn-output"``, ``"dispatch-input"`` or
+            ``"dispatch-output"``; also the attribute ``pipeline`` (PORT.md §9.10).
+    """
+
+    code: ClassVar[str] = "E_PIPELINE_SHORT_CIRCUITED"
+    template: ClassVar[str] = "the %s pipeline stopped without calling next or aborting"
+
+    @property
+    def pipeline(self) -> str:
+        """The pipeline's label."""
+        return str(self.params[0]) if self.params else ""
+
+
+# --- ours (PORT.md §4) --------------------------------------------------------------------
+E_EXTRA_MISSING = _code(
+    "E_EXTRA_MISSING", "the optional extra %s is not installed", 500, True,
+    "An optional integration was imported without its extra; ``help`` has the pip line.")
+E_STORE_ERROR = _code(
+    "E_STORE_ERROR", "the store failed", 500, False, "A ``ContextStore`` operation failed.")
+E_PROVIDER_ERROR = _code(
+    "E_PROVIDER_ERROR", "the model provider failed", 502, False,
+    "A model provider call failed.")
+E_TRACE_FORMAT = _code(
+    "E_TRACE_FORMAT", "the trace file is malformed", 422, False,
+    "A trace file is of an unknown version, truncated or corrupt.")
+E_CODEC_ERROR = _code(
+    "E_CODEC_ERROR", "the value cannot be encoded or decoded", 422, False,
+    "``adk.encode``/``adk.decode`` was given a value or document it cannot handle.")
+
+
+def extra_missing(extra: str, module: str) -> AdkError:
+    """Build the ``E_EXTRA_MISSING`` error for an optional extra.
+
+    Args:
+        extra: The extra's name in ``pyproject.toml`` (e.g. ``"tokens"``).
+        module: The import that failed (e.g. ``"tiktoken"``).
+
+    Returns:
+        An ``E_EXTRA_MISSING`` whose ``help`` is the exact ``pip install`` line.
+    """
+    line = f"pip install 'adk[{extra}]'"
+    return E_EXTRA_MISSING(
+        extra,
+        message=f"the optional extra {extra!r} is not installed ({module} is missing); "
+        f"install it with: {line}",
+        help=line,
+    )
+
+
+CODES: dict[str, type[AdkError]] = {
+    cls.code: cls
+    for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, AdkError) and cls is not AdkError
+}
+"""Every ``E_…`` code ``adk`` defines, mapped to its class."""
