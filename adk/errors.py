@@ -18,6 +18,8 @@ one, is ``err.__cause__``.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -39,6 +41,7 @@ class FieldError(tuple[str, str]):
     __slots__ = ()
 
     def __new__(cls, path: str, message: str) -> FieldError:
+        """Build the pair from ``path`` and ``message``."""
         return super().__new__(cls, (path, message))
 
     @property
@@ -53,6 +56,9 @@ class FieldError(tuple[str, str]):
 
     def __str__(self) -> str:
         return f"{self[0]}: {self[1]}"
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return (self[0], self[1])
 
 
 class AdkError(Exception):
@@ -128,7 +134,13 @@ class AdkError(Exception):
         return f"{type(self).__name__}({self.message!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.params, self.message, self.status, self.fatal))
+        # Instance attributes (help, details and any added later) travel as state;
+        # ``__cause__`` is not pickled, as for every Python exception.
+        return (
+            _rebuild,
+            (type(self), self.params, self.message, self.status, self.fatal),
+            dict(self.__dict__),
+        )
 
 
 def _rebuild(
@@ -158,16 +170,15 @@ def is_abort_error(err: BaseException) -> bool:
     Cancellation by anyio (``asyncio.CancelledError``, ``trio.Cancelled``) counts as an
     abort (PORT.md §4).
     """
-    if isinstance(err, AbortError):
+    if isinstance(err, AbortError | asyncio.CancelledError):
         return True
-    import anyio
+    # Works outside an event loop too (anyio.get_cancelled_exc_class() needs one); a
+    # trio.Cancelled can only exist once trio has been imported.
+    trio = sys.modules.get("trio")
+    return trio is not None and isinstance(err, trio.Cancelled)
 
-    return isinstance(err, anyio.get_cancelled_exc_class())
 
-
-def _code(
-    name: str, template: str, status: int, fatal: bool, doc: str
-) -> type[AdkError]:
+def _code(name: str, template: str, status: int, fatal: bool, doc: str) -> type[AdkError]:
     cls = type(
         name,
         (AdkError,),
@@ -186,113 +197,241 @@ def _code(
 
 # --- primitives (PRIMITIVES.md §2.4) ---------------------------------------------------
 E_INVALID_INITIAL_REGISTRY_VALUE = _code(
-    "E_INVALID_INITIAL_REGISTRY_VALUE", "the registry's initial value must be a mapping",
-    500, True, "``Registry(initial)`` was given something other than ``None`` or a mapping.")
+    "E_INVALID_INITIAL_REGISTRY_VALUE",
+    "the registry's initial value must be a mapping",
+    500,
+    True,
+    "``Registry(initial)`` was given something other than ``None`` or a mapping.",
+)
 E_INVALID_INITIAL_MEMORY_VALUE = _code(
-    "E_INVALID_INITIAL_MEMORY_VALUE", "invalid Memory", 500, True,
-    "A ``Memory`` was constructed from bad input.")
+    "E_INVALID_INITIAL_MEMORY_VALUE",
+    "invalid Memory",
+    500,
+    True,
+    "A ``Memory`` was constructed from bad input.",
+)
 E_INVALID_INITIAL_RETRIEVABLE_VALUE = _code(
-    "E_INVALID_INITIAL_RETRIEVABLE_VALUE", "invalid Retrievable", 500, True,
-    "A ``Retrievable`` was constructed from bad input.")
+    "E_INVALID_INITIAL_RETRIEVABLE_VALUE",
+    "invalid Retrievable",
+    500,
+    True,
+    "A ``Retrievable`` was constructed from bad input.",
+)
 E_INVALID_INITIAL_MESSAGE_VALUE = _code(
-    "E_INVALID_INITIAL_MESSAGE_VALUE", "invalid Message", 500, True,
-    "A ``Message`` was constructed from bad input.")
+    "E_INVALID_INITIAL_MESSAGE_VALUE",
+    "invalid Message",
+    500,
+    True,
+    "A ``Message`` was constructed from bad input.",
+)
 E_INVALID_INITIAL_IDENTITY_VALUE = _code(
-    "E_INVALID_INITIAL_IDENTITY_VALUE", "invalid Identity", 500, True,
-    "An ``Identity`` was constructed from bad input.")
+    "E_INVALID_INITIAL_IDENTITY_VALUE",
+    "invalid Identity",
+    500,
+    True,
+    "An ``Identity`` was constructed from bad input.",
+)
 E_INVALID_INITIAL_THOUGHT_VALUE = _code(
-    "E_INVALID_INITIAL_THOUGHT_VALUE", "invalid Thought", 500, True,
-    "A ``Thought`` was constructed from bad input.")
+    "E_INVALID_INITIAL_THOUGHT_VALUE",
+    "invalid Thought",
+    500,
+    True,
+    "A ``Thought`` was constructed from bad input.",
+)
 E_INVALID_INITIAL_TOOL_CALL_VALUE = _code(
-    "E_INVALID_INITIAL_TOOL_CALL_VALUE", "invalid ToolCall", 500, True,
-    "A ``ToolCall`` was constructed from bad input.")
+    "E_INVALID_INITIAL_TOOL_CALL_VALUE",
+    "invalid ToolCall",
+    500,
+    True,
+    "A ``ToolCall`` was constructed from bad input.",
+)
 E_INVALID_INITIAL_TOOL_VALUE = _code(
-    "E_INVALID_INITIAL_TOOL_VALUE", "invalid Tool", 500, True,
-    "A ``Tool`` or ``ArtifactTool`` was constructed from bad input.")
+    "E_INVALID_INITIAL_TOOL_VALUE",
+    "invalid Tool",
+    500,
+    True,
+    "A ``Tool`` or ``ArtifactTool`` was constructed from bad input.",
+)
 E_INVALID_INITIAL_MEDIA_VALUE = _code(
-    "E_INVALID_INITIAL_MEDIA_VALUE", "invalid Media", 500, True,
-    "A ``Media`` was constructed from bad input (including a bad reader).")
+    "E_INVALID_INITIAL_MEDIA_VALUE",
+    "invalid Media",
+    500,
+    True,
+    "A ``Media`` was constructed from bad input (including a bad reader).",
+)
 E_NOT_A_MEDIA_READER = _code(
-    "E_NOT_A_MEDIA_READER", "the value is not a MediaReader", 500, True,
-    "A media reader lacks a callable ``stream`` or ``byte_length``.")
+    "E_NOT_A_MEDIA_READER",
+    "the value is not a MediaReader",
+    500,
+    True,
+    "A media reader lacks a callable ``stream`` or ``byte_length``.",
+)
 E_NOT_A_SPOOL_READER = _code(
-    "E_NOT_A_SPOOL_READER", "the value is not a SpoolReader", 500, True,
-    "``SpooledArtifact(reader)`` was given something that is not a SpoolReader.")
+    "E_NOT_A_SPOOL_READER",
+    "the value is not a SpoolReader",
+    500,
+    True,
+    "``SpooledArtifact(reader)`` was given something that is not a SpoolReader.",
+)
 E_INVALID_TOOL_ARGS = _code(
-    "E_INVALID_TOOL_ARGS", "invalid tool arguments", 422, False,
-    "Tool arguments failed the tool's input schema; the handler was not called.")
+    "E_INVALID_TOOL_ARGS",
+    "invalid tool arguments",
+    422,
+    False,
+    "Tool arguments failed the tool's input schema; the handler was not called.",
+)
 E_TOOL_DOWNSTREAM_ERROR = _code(
-    "E_TOOL_DOWNSTREAM_ERROR", "the tool handler raised an error", 500, False,
-    "A tool handler raised; the original error is ``__cause__``.")
+    "E_TOOL_DOWNSTREAM_ERROR",
+    "the tool handler raised an error",
+    500,
+    False,
+    "A tool handler raised; the original error is ``__cause__``.",
+)
 E_TOOL_ALREADY_REGISTERED = _code(
-    "E_TOOL_ALREADY_REGISTERED", "a tool named %s is already registered", 409, True,
-    "A tool name collided in a ``ToolRegistry``.")
+    "E_TOOL_ALREADY_REGISTERED",
+    "a tool named %s is already registered",
+    409,
+    True,
+    "A tool name collided in a ``ToolRegistry``.",
+)
 E_READER_NOT_DESCRIBABLE = _code(
-    "E_READER_NOT_DESCRIBABLE", "the %s cannot be described for encoding", 422, False,
-    "Encoding a reader-backed primitive whose reader has no ``describe()``.")
+    "E_READER_NOT_DESCRIBABLE",
+    "the %s cannot be described for encoding",
+    422,
+    False,
+    "Encoding a reader-backed primitive whose reader has no ``describe()``.",
+)
 E_NO_READER_RESOLVER = _code(
-    "E_NO_READER_RESOLVER", "no reader resolver is registered for tag %s", 422, False,
-    "Decoding a reader descriptor whose tag has no registered resolver.")
+    "E_NO_READER_RESOLVER",
+    "no reader resolver is registered for tag %s",
+    422,
+    False,
+    "Decoding a reader descriptor whose tag has no registered resolver.",
+)
 E_TOKENIZABLE_EVALUATOR_INVALID = _code(
-    "E_TOKENIZABLE_EVALUATOR_INVALID", "the dynamic Tokenizable evaluator failed: %s", 500,
-    True, "A dynamic ``Tokenizable`` evaluator raised or returned a non-string.")
+    "E_TOKENIZABLE_EVALUATOR_INVALID",
+    "the dynamic Tokenizable evaluator failed: %s",
+    500,
+    True,
+    "A dynamic ``Tokenizable`` evaluator raised or returned a non-string.",
+)
 E_TOKEN_ESTIMATOR_SHADOWS_BUILTIN = _code(
     "E_TOKEN_ESTIMATOR_SHADOWS_BUILTIN",
-    "a custom token estimator cannot replace the built-in encoding %s", 409, True,
-    "``register_token_estimator`` was given a built-in encoding name.")
+    "a custom token estimator cannot replace the built-in encoding %s",
+    409,
+    True,
+    "``register_token_estimator`` was given a built-in encoding name.",
+)
 E_ARTIFACT_ID_COLLISION = _code(
-    "E_ARTIFACT_ID_COLLISION", "the id %s is used by both a tool call and a retrievable",
-    409, False, "A turn ToolCall and a turn Retrievable share an id.")
+    "E_ARTIFACT_ID_COLLISION",
+    "the id %s is used by both a tool call and a retrievable",
+    409,
+    False,
+    "A turn ToolCall and a turn Retrievable share an id.",
+)
 
 # --- runners (RUNNERS.md §8) -------------------------------------------------------------
 E_INVALID_TURN_RUNNER_CONFIG = _code(
-    "E_INVALID_TURN_RUNNER_CONFIG", "the turn runner cannot be built from this config: %s",
-    529, True, "``TurnRunner(...)`` was given a bad configuration.")
+    "E_INVALID_TURN_RUNNER_CONFIG",
+    "the turn runner cannot be built from this config: %s",
+    529,
+    True,
+    "``TurnRunner(...)`` was given a bad configuration.",
+)
 E_INVALID_TURN_CONTEXT = _code(
-    "E_INVALID_TURN_CONTEXT", "the turn runner got an invalid context", 529, True,
-    "``runner.run(...)`` was given bad arguments; raised before any event.")
+    "E_INVALID_TURN_CONTEXT",
+    "the turn runner got an invalid context",
+    529,
+    True,
+    "``runner.run(...)`` was given bad arguments; raised before any event.",
+)
 E_INPUT_PIPELINE_ERROR = _code(
-    "E_INPUT_PIPELINE_ERROR", "the turn input pipeline failed", 500, False,
-    "A turn input middleware raised (emitted on the turn ``error`` bus).")
+    "E_INPUT_PIPELINE_ERROR",
+    "the turn input pipeline failed",
+    500,
+    False,
+    "A turn input middleware raised (emitted on the turn ``error`` bus).",
+)
 E_OUTPUT_PIPELINE_ERROR = _code(
-    "E_OUTPUT_PIPELINE_ERROR", "the turn output pipeline failed", 500, False,
-    "A turn output middleware raised (emitted on the turn ``error`` bus).")
+    "E_OUTPUT_PIPELINE_ERROR",
+    "the turn output pipeline failed",
+    500,
+    False,
+    "A turn output middleware raised (emitted on the turn ``error`` bus).",
+)
 E_INVALID_LLM_DISPATCH_INPUT = _code(
-    "E_INVALID_LLM_DISPATCH_INPUT", "the dispatch runner got invalid input", 529, True,
-    "``DispatchRunner.dispatch(...)`` was given bad input; raised before any event.")
+    "E_INVALID_LLM_DISPATCH_INPUT",
+    "the dispatch runner got invalid input",
+    529,
+    True,
+    "``DispatchRunner.dispatch(...)`` was given bad input; raised before any event.",
+)
 E_INVALID_LLM_EXECUTION_CONTEXT = _code(
     "E_INVALID_LLM_EXECUTION_CONTEXT",
-    "the execution context cannot be built from the value", 529, True,
-    "A ``DispatchContext`` could not be built from the raw context.")
+    "the execution context cannot be built from the value",
+    529,
+    True,
+    "A ``DispatchContext`` could not be built from the raw context.",
+)
 E_LLM_EXECUTION_GATE_NOT_SUPPORTED = _code(
     "E_LLM_EXECUTION_GATE_NOT_SUPPORTED",
-    "wait_for is unavailable on a standalone context without a gate function", 501, False,
-    "``ctx.wait_for`` on a standalone dispatch context with no ``wait_for`` given.")
+    "wait_for is unavailable on a standalone context without a gate function",
+    501,
+    False,
+    "``ctx.wait_for`` on a standalone dispatch context with no ``wait_for`` given.",
+)
 E_LLM_EXECUTION_ALREADY_SIGNALLED = _code(
     "E_LLM_EXECUTION_ALREADY_SIGNALLED",
-    "ack/nack called on an already-signalled context", 500, True,
-    "A second ``ack()`` or ``nack()`` on a dispatch context: the first signal wins.")
+    "ack/nack called on an already-signalled context",
+    500,
+    True,
+    "A second ``ack()`` or ``nack()`` on a dispatch context: the first signal wins.",
+)
 E_DISPATCH_PIPELINE_ERROR = _code(
-    "E_DISPATCH_PIPELINE_ERROR", "an execution pipeline failed", 500, False,
-    "A dispatch input or output middleware raised.")
+    "E_DISPATCH_PIPELINE_ERROR",
+    "an execution pipeline failed",
+    500,
+    False,
+    "A dispatch input or output middleware raised.",
+)
 E_LLM_EXECUTION_EXECUTOR_ERROR = _code(
-    "E_LLM_EXECUTION_EXECUTOR_ERROR", "the executor callback threw an error.", 500, False,
-    "The dispatch executor raised; also the observer-side wrapper of a non-AdkError nack.")
+    "E_LLM_EXECUTION_EXECUTOR_ERROR",
+    "the executor callback threw an error.",
+    500,
+    False,
+    "The dispatch executor raised; also the observer-side wrapper of a non-AdkError nack.",
+)
 E_INVALID_INITIAL_TURN_GATE_VALUE = _code(
-    "E_INVALID_INITIAL_TURN_GATE_VALUE", "invalid turn gate initial value", 500, True,
-    "``wait_for`` was given bad arguments.")
+    "E_INVALID_INITIAL_TURN_GATE_VALUE",
+    "invalid turn gate initial value",
+    500,
+    True,
+    "``wait_for`` was given bad arguments.",
+)
 E_INVALID_TURN_GATE_RESOLUTION = _code(
-    "E_INVALID_TURN_GATE_RESOLUTION", "the resolution value failed the gate's schema", 500,
-    True, "``gate.resolve(value)`` failed the gate's schema; the gate stays open.")
+    "E_INVALID_TURN_GATE_RESOLUTION",
+    "the resolution value failed the gate's schema",
+    500,
+    True,
+    "``gate.resolve(value)`` failed the gate's schema; the gate stays open.",
+)
 E_TURN_GATE_TIMEOUT = _code(
-    "E_TURN_GATE_TIMEOUT", "the gate timed out", 408, False,
-    "A gate's ``timeout_ms`` elapsed before it settled.")
+    "E_TURN_GATE_TIMEOUT",
+    "the gate timed out",
+    408,
+    False,
+    "A gate's ``timeout_ms`` elapsed before it settled.",
+)
 E_TURN_GATE_ABORTED = _code(
-    "E_TURN_GATE_ABORTED", "the gate was aborted", 499, False,
-    "A gate was aborted by its turn's signal or by ``gate.abort()``.")
+    "E_TURN_GATE_ABORTED",
+    "the gate was aborted",
+    499,
+    False,
+    "A gate was aborted by its turn's signal or by ``gate.abort()``.",
+)
 
 
-class E_PIPELINE_SHORT_CIRCUITED(AdkError):  # noqa: N801 (named as the ADK code)
+class E_PIPELINE_SHORT_CIRCUITED(AdkError):  # named as the ADK code
     """A pipeline stopped without calling ``next``, aborting or (in dispatch) signalling.
 
     Status 500, not fatal.
@@ -313,19 +452,46 @@ class E_PIPELINE_SHORT_CIRCUITED(AdkError):  # noqa: N801 (named as the ADK code
 
 # --- ours (PORT.md §4) --------------------------------------------------------------------
 E_EXTRA_MISSING = _code(
-    "E_EXTRA_MISSING", "the optional extra %s is not installed", 500, True,
-    "An optional integration was imported without its extra; ``help`` has the pip line.")
+    "E_EXTRA_MISSING",
+    "the optional extra %s is not installed",
+    500,
+    True,
+    "An optional integration was imported without its extra; ``help`` has the pip line.",
+)
 E_STORE_ERROR = _code(
-    "E_STORE_ERROR", "the store failed", 500, False, "A ``ContextStore`` operation failed.")
+    "E_STORE_ERROR", "the store failed", 500, False, "A ``ContextStore`` operation failed."
+)
 E_PROVIDER_ERROR = _code(
-    "E_PROVIDER_ERROR", "the model provider failed", 502, False,
-    "A model provider call failed.")
+    "E_PROVIDER_ERROR", "the model provider failed", 502, False, "A model provider call failed."
+)
 E_TRACE_FORMAT = _code(
-    "E_TRACE_FORMAT", "the trace file is malformed", 422, False,
-    "A trace file is of an unknown version, truncated or corrupt.")
+    "E_TRACE_FORMAT",
+    "the trace file is malformed",
+    422,
+    False,
+    "A trace file is of an unknown version, truncated or corrupt.",
+)
+E_STREAM_ALREADY_COMPLETE = _code(
+    "E_STREAM_ALREADY_COMPLETE",
+    "stream %s is already complete; further chunks are not accepted",
+    409,
+    False,
+    "A ``report_*`` helper was called for a stream id already reported complete.",
+)
+E_INVALID_GENERATION_STATS = _code(
+    "E_INVALID_GENERATION_STATS",
+    "invalid generation stats",
+    422,
+    False,
+    "``report_generation_stats`` was given unknown fields or wrong types.",
+)
 E_CODEC_ERROR = _code(
-    "E_CODEC_ERROR", "the value cannot be encoded or decoded", 422, False,
-    "``adk.encode``/``adk.decode`` was given a value or document it cannot handle.")
+    "E_CODEC_ERROR",
+    "the value cannot be encoded or decoded",
+    422,
+    False,
+    "``adk.encode``/``adk.decode`` was given a value or document it cannot handle.",
+)
 
 
 def extra_missing(extra: str, module: str) -> AdkError:

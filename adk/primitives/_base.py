@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Final, NoReturn
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Final, NoReturn, cast
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -42,11 +42,10 @@ class _Missing:
 MISSING: Final[Any] = _Missing()
 """Stands for a required field the caller did not pass (only seen inside validation)."""
 
-_StructMeta: type = type(msgspec.Struct)
-_struct_call = _StructMeta.__call__  # pyright: ignore[reportUnknownMemberType]
+_struct_call = msgspec.StructMeta.__call__
 
 
-class PrimitiveMeta(_StructMeta):  # type: ignore[misc]
+class PrimitiveMeta(msgspec.StructMeta):
     """Metaclass turning msgspec's keyword ``TypeError`` into the class's AdkError."""
 
     def __call__(cls, /, *args: Any, **kwargs: Any) -> Any:
@@ -168,7 +167,7 @@ def check_unit(value: Any, path: str, errors: Errors) -> Any:
         else:
             errors.add(path, f"must be a number, not {type(value).__name__}")
         return value
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # ints are finite
         errors.add(path, "must be a finite number")
     elif not 0 <= value <= 1:
         errors.add(path, "must be between 0 and 1 inclusive")
@@ -189,24 +188,27 @@ def check_choice(value: Any, path: str, choices: tuple[str, ...], errors: Errors
 def check_datetime(value: Any, path: str, errors: Errors) -> Any:
     """A timestamp: aware ``datetime``, ISO-8601 ``str`` or epoch milliseconds.
 
-    Naive datetimes (and ISO strings without an offset) are taken as UTC. The result is a
-    timezone-aware ``datetime`` (PORT.md §5).
+    Naive datetimes (and ISO strings without an offset) are taken as UTC; other offsets
+    are converted. The result is an aware UTC ``datetime`` (PORT.md §3, §5).
     """
-    if type(value) is datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        tz = value.tzinfo
+        if tz is UTC:
+            return value
+        if tz is None:
+            return value.replace(tzinfo=UTC)
+        return _to_utc(value, path, errors)
     if isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             errors.add(path, "must be an ISO-8601 timestamp")
             return value
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return _to_utc(parsed, path, errors)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             errors.add(path, "must be a finite number of epoch milliseconds")
             return value
         try:
@@ -221,14 +223,28 @@ def check_datetime(value: Any, path: str, errors: Errors) -> Any:
     return value
 
 
+_ZERO: Final = timedelta(0)
+
+
+def _to_utc(value: datetime, path: str, errors: Errors) -> Any:
+    offset = value.utcoffset()
+    if offset is None or offset == _ZERO:  # an offset-less tzinfo counts as naive
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        errors.add(path, "is out of range")
+        return value
+
+
 def check_json_object(value: Any, path: str, errors: Errors) -> Any:
     """A mapping with string keys (copied into a plain ``dict``)."""
     if isinstance(value, Mapping):
-        mapping: Mapping[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        mapping = cast("Mapping[Any, Any]", value)
         if all(type(k) is str for k in mapping):
             return dict(mapping)
         errors.add(path, "must have string keys")
-        return value
+        return mapping
     if value is MISSING:
         errors.add(path, "is required")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from adk.errors import FieldError
 
@@ -29,7 +29,7 @@ def snake_keys(raw: Mapping[str, Any], cls: type[Any]) -> dict[str, Any]:
         The class's ``E_INVALID_INITIAL_<X>_VALUE`` if ``raw`` is not a mapping with
         string keys.
     """
-    if not isinstance(raw, Mapping):
+    if not isinstance(cast(object, raw), Mapping):
         cls._fail([FieldError("*", f"must be a mapping, not {type(raw).__name__}")])
     out: dict[str, Any] = {}
     for k, v in raw.items():

@@ -9,9 +9,10 @@ Source: ``src/lib/utils/canonical_json.ts`` and ``Tool.executor`` of @nhtio/adk
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["canonical_json", "js_number", "tool_call_checksum"]
 
@@ -57,7 +58,10 @@ def js_number(x: float) -> str:
     """
     if type(x) is int and -(2**53) < x < 2**53:
         return str(x)
-    f = float(x)
+    try:
+        f = float(x)
+    except OverflowError:  # an int beyond a double: JSON.parse would give ±Infinity
+        return "null"
     if f != f or f in (float("inf"), float("-inf")):
         return "null"
     if f == 0:
@@ -66,10 +70,7 @@ def js_number(x: float) -> str:
     m = _FLOAT_RE.fullmatch(repr(abs(f)))
     assert m is not None
     ip, fp, ex = m.group(1), m.group(2) or "", int(m.group(3) or 0)
-    if ip != "0":
-        n = len(ip) + ex
-    else:
-        n = ex - (len(fp) - len(fp.lstrip("0")))
+    n = len(ip) + ex if ip != "0" else ex - (len(fp) - len(fp.lstrip("0")))
     digits = (ip + fp).lstrip("0").rstrip("0") or "0"
     k = len(digits)
     if k <= n <= 21:
@@ -91,7 +92,7 @@ def js_number(x: float) -> str:
 
 
 def _canonical(value: Any, out: list[str]) -> None:
-    t = type(value)
+    t = cast(object, type(value))
     if t is str:
         out.append(_string(value))
     elif value is None:
@@ -160,7 +161,7 @@ def _utf16_first(item: tuple[str, Any]) -> bytes:
 
 
 def canonical_json(value: Any) -> str:
-    """Serialise ``value`` as the ADK's canonical JSON (``canonicalStringify``).
+    r"""Serialise ``value`` as the ADK's canonical JSON (``canonicalStringify``).
 
     Object keys are sorted by UTF-16 code units, no whitespace, non-ASCII kept literal,
     control characters and lone surrogates escaped as ``\\u00xx``, numbers formatted as
@@ -173,9 +174,42 @@ def canonical_json(value: Any) -> str:
     Returns:
         The canonical text.
     """
+    if _plain(value):
+        return _json_fast(value)
     out: list[str] = []
     _canonical(value, out)
     return "".join(out)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MAX_SAFE = 2**53
+_json_fast = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
+).encode
+
+
+def _plain(value: Any) -> bool:
+    """Whether the stdlib JSON encoder already writes ``value`` canonically.
+
+    True for str (no lone surrogates), safe ints, bool, None, and dicts with ASCII keys
+    (where code-point order equals UTF-16 order) and lists of those; floats never (their
+    text differs from JavaScript's).
+    """
+    t = cast("type[Any]", type(value))
+    if t is str:
+        return value.isascii() or _SURROGATE.search(value) is None
+    if t is int:
+        return -_MAX_SAFE < value < _MAX_SAFE
+    if value is None or t is bool:
+        return True
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii() or not _plain(v):
+                return False
+        return True
+    if t is list:
+        return all(_plain(v) for v in value)
+    return False
 
 
 def tool_call_checksum(tool: str, args: Mapping[str, Any]) -> str:
@@ -192,9 +226,13 @@ def tool_call_checksum(tool: str, args: Mapping[str, Any]) -> str:
     Returns:
         64 lowercase hexadecimal characters.
     """
-    out = ['{"args":']
-    _canonical(args, out)
-    out.append(',"tool":')
-    out.append(_string(tool))
-    out.append("}")
-    return hashlib.sha256("".join(out).encode("utf-8", "surrogatepass")).hexdigest()
+    if _plain(args) and _plain(tool):
+        text = f'{{"args":{_json_fast(args)},"tool":{_json_fast(tool)}}}'
+    else:
+        out = ['{"args":']
+        _canonical(args, out)
+        out.append(',"tool":')
+        out.append(_string(tool))
+        out.append("}")
+        text = "".join(out)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

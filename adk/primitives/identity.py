@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from adk.errors import E_INVALID_INITIAL_IDENTITY_VALUE, AdkError
 from adk.primitives._base import MISSING, Errors, Primitive, force_setattr
+from adk.primitives._raw import snake_keys
 from adk.primitives._text import check_text
 from adk.primitives.tokenizable import Tokenizable
 
@@ -44,7 +45,7 @@ class Identity(Primitive, frozen=True, kw_only=True, eq=False):
             if not ident:
                 errors.add("identifier", "must not be empty")
         elif isinstance(ident, int | float) and not isinstance(ident, bool):
-            if not math.isfinite(ident):
+            if isinstance(ident, float) and not math.isfinite(ident):  # ints are finite
                 errors.add("identifier", "must be a finite number")
         elif ident is MISSING:
             errors.add("identifier", "is required")
@@ -57,8 +58,13 @@ class Identity(Primitive, frozen=True, kw_only=True, eq=False):
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> Identity:
-        """Build from a snapshot mapping (``identifier``, ``representation``)."""
-        return cls(**dict(raw))
+        """Build from a snapshot mapping (``identifier``, ``representation``).
+
+        Raises:
+            E_INVALID_INITIAL_IDENTITY_VALUE: ``raw`` is not a mapping with string keys, or
+                as the constructor.
+        """
+        return cls(**snake_keys(raw, cls))
 
 
 def coerce_identity(value: Any, path: str, errors: Errors) -> Any:
@@ -72,12 +78,13 @@ def coerce_identity(value: Any, path: str, errors: Errors) -> Any:
     if type(value) is str and value:
         return Identity(identifier=value, representation=value)
     if isinstance(value, Mapping):
+        mapping = cast("Mapping[Any, Any]", value)
         try:
-            return Identity(**{str(k): v for k, v in value.items()})  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            return Identity(**{str(k): v for k, v in mapping.items()})
         except AdkError as err:
             for d in err.details:
                 errors.add(f"{path}.{d.path}", d.message)
-            return value
+            return mapping
     errors.add(path, "must be a non-empty string, a mapping or an Identity")
     return value
 

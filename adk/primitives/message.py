@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from adk.errors import E_INVALID_INITIAL_MESSAGE_VALUE, AdkError
 from adk.primitives._base import (
@@ -88,12 +88,14 @@ class Message(Primitive, frozen=True, kw_only=True, eq=False):
             content = check_text(content, "content", errors)
         attachments: Any = self.attachments
         if type(attachments) is not tuple:
-            if isinstance(attachments, Sequence) and not isinstance(attachments, str | bytes):
-                attachments = tuple(attachments)  # pyright: ignore[reportUnknownArgumentType]
+            if attachments is None:  # an explicit None is "absent" (PRIMITIVES.md §1.2)
+                attachments = ()
+            elif isinstance(attachments, Sequence) and not isinstance(attachments, str | bytes):
+                attachments = tuple(cast("Sequence[Any]", attachments))
             else:
                 errors.add("attachments", "must be a list of Media")
                 attachments = ()
-        for i, item in enumerate(attachments):  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+        for i, item in enumerate(cast("tuple[Any, ...]", attachments)):
             if not _is_media(item):
                 errors.add(f"attachments[{i}]", "must be a Media")
         if content is None and not attachments:
@@ -126,8 +128,10 @@ class Message(Primitive, frozen=True, kw_only=True, eq=False):
         return cls(**snake_keys(raw, cls))
 
     def to_raw(self) -> dict[str, Any]:
-        """The snapshot (snake_case), with live nested values; ``attachments`` omitted when
-        empty, as in the ADK."""
+        """The snapshot (snake_case) with live nested values.
+
+        ``attachments`` is omitted when empty, as in the ADK.
+        """
         raw: dict[str, Any] = {
             "id": self.id,
             "role": self.role,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from adk.errors import E_INVALID_INITIAL_REGISTRY_VALUE
 
@@ -17,15 +17,18 @@ __all__ = ["Registry"]
 _UNDEFINED: Final[Any] = object()
 _FORBIDDEN: Final[frozenset[str]] = frozenset({"__proto__", "constructor", "prototype"})
 
+JsonDict = dict[str, Any]
+JsonList = list[Any]
+
 
 def _copy(value: Any) -> Any:
-    t = type(value)
+    t = cast(object, type(value))
     if t is str or t is int or t is float or t is bool or value is None:
         return value
     if t is dict:
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: _copy(v) for k, v in cast(JsonDict, value).items()}
     if t is list:
-        return [_copy(v) for v in value]
+        return [_copy(v) for v in cast(JsonList, value)]
     return copy.deepcopy(value)
 
 
@@ -46,24 +49,27 @@ class Registry:
     __slots__ = ("_data",)
 
     def __init__(self, initial: Mapping[str, Any] | None = None) -> None:
-        if initial is None:
-            self._data: dict[str, Any] = {}
-        elif isinstance(initial, Mapping):
-            self._data = {str(k): _copy(v) for k, v in initial.items()}
+        source = cast(object, initial)
+        if source is None:
+            self._data: JsonDict = {}
+        elif isinstance(source, Mapping):
+            items = cast(Mapping[Any, Any], source).items()
+            self._data = {str(k): _copy(v) for k, v in items}
         else:
             raise E_INVALID_INITIAL_REGISTRY_VALUE(
                 message="the registry's initial value must be a mapping or None, "
-                f"not {type(initial).__name__}"
+                f"not {type(source).__name__}"
             )
 
     def _resolve(self, key: str) -> Any:
         node: Any = self._data
         for part in key.split("."):
             if type(node) is dict:
-                node = node.get(part, _UNDEFINED)
+                node = cast(JsonDict, node).get(part, _UNDEFINED)
             elif type(node) is list and part.isdigit():
+                lst = cast(JsonList, node)
                 idx = int(part)
-                node = node[idx] if idx < len(node) else _UNDEFINED
+                node = lst[idx] if idx < len(lst) else _UNDEFINED
             else:
                 return _UNDEFINED
             if node is _UNDEFINED:
@@ -82,28 +88,48 @@ class Registry:
         """Store a deep copy of ``value`` at ``key``, creating intermediate objects.
 
         Path segments ``__proto__``, ``constructor`` and ``prototype`` are ignored
-        (writing through them is a no-op), as in the ADK.
+        (writing through them is a no-op), as in the ADK. Numeric segments index lists
+        (padding with ``None``); a missing container is created as a list when the next
+        segment is numeric, else as a dict, and a scalar in the way is replaced. A
+        non-numeric segment addressing a list is a no-op (Python lists have no named
+        properties).
+
+        Args:
+            key: A dotted path such as ``"a.b"`` or ``"items.0.name"``.
+            value: Any value; a deep copy is stored.
         """
         parts = key.split(".")
         if any(p in _FORBIDDEN for p in parts):
             return
         node: Any = self._data
         for i, part in enumerate(parts[:-1]):
-            nxt = node.get(part) if type(node) is dict else None
-            if type(nxt) is not dict and type(nxt) is not list:
-                nxt = [] if parts[i + 1].isdigit() else {}
-                node[part] = nxt
-            node = nxt
+            fresh: JsonDict | JsonList = [] if parts[i + 1].isdigit() else {}
+            nxt: Any
+            if type(node) is list:
+                if not part.isdigit():
+                    return
+                lst = cast(JsonList, node)
+                idx = int(part)
+                _pad(lst, idx)
+                nxt = lst[idx]
+                if type(nxt) is not dict and type(nxt) is not list:
+                    lst[idx] = nxt = fresh
+            else:
+                mapping = cast(JsonDict, node)
+                nxt = mapping.get(part)
+                if type(nxt) is not dict and type(nxt) is not list:
+                    mapping[part] = nxt = fresh
+            node = cast(Any, nxt)
         last = parts[-1]
         if type(node) is list:
-            idx = int(last) if last.isdigit() else None
-            if idx is None:
+            if not last.isdigit():
                 return
-            while len(node) <= idx:
-                node.append(None)
-            node[idx] = _copy(value)
+            lst = cast(JsonList, node)
+            idx = int(last)
+            _pad(lst, idx)
+            lst[idx] = _copy(value)
         else:
-            node[last] = _copy(value)
+            cast(JsonDict, node)[last] = _copy(value)
 
     def has(self, key: str) -> bool:
         """Whether ``key`` resolves to a value (a stored ``None`` counts)."""
@@ -112,9 +138,9 @@ class Registry:
     def delete(self, key: str) -> bool:
         """Remove the value at ``key``; returns whether something was removed (ours)."""
         head, _, last = key.rpartition(".")
-        parent = self._resolve(head) if head else self._data
+        parent: Any = self._resolve(head) if head else self._data
         if type(parent) is dict and last in parent:
-            del parent[last]
+            del cast(JsonDict, parent)[last]
             return True
         return False
 
@@ -135,10 +161,15 @@ class Registry:
         return isinstance(value, Registry) or type(value).__name__ == "Registry"
 
 
-def _leaves(node: dict[str, Any], prefix: str) -> Iterator[str]:
+def _pad(lst: JsonList, idx: int) -> None:
+    while len(lst) <= idx:
+        lst.append(None)
+
+
+def _leaves(node: JsonDict, prefix: str) -> Iterator[str]:
     for k, v in node.items():
         path = f"{prefix}{k}"
         if type(v) is dict and v:
-            yield from _leaves(v, path + ".")  # pyright: ignore[reportUnknownArgumentType]
+            yield from _leaves(cast(JsonDict, v), path + ".")
         else:
             yield path

