@@ -1,0 +1,1 @@
+"""Contracts: the contexts, event payloads, store protocol and type aliases of the runners."""

@@ -258,7 +258,7 @@ class WarningEvent(_Event, frozen=True, kw_only=True):
     iteration: int | None = None
 
 
-class GenerationStats(_Event, frozen=True, kw_only=True):
+class GenerationStats(_Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Model usage reported by an executor; every field optional (RUNNERS.md §3.6).
 
     Attributes:

@@ -1,0 +1,1 @@
+"""Runners: ``DispatchRunner`` (and ``TurnRunner``), the onion, gates and abort."""

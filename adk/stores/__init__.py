@@ -1,0 +1,1 @@
+"""Stores: ``ContextStore`` implementations (in-memory now; SQLite and PostgreSQL later)."""
