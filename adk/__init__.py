@@ -28,6 +28,7 @@ from adk.contracts.events import (
 )
 from adk.contracts.record_set import RecordSet
 from adk.contracts.store import ContextStore
+from adk.contracts.turn_context import TurnContext
 from adk.errors import AbortError, AdkError
 from adk.primitives import (
     ArtifactTool,
@@ -57,6 +58,7 @@ from adk.runners.dispatch import DispatchRunner
 from adk.runners.gate import TurnGate
 from adk.runners.helpers import DispatchExecutorHelpers
 from adk.runners.onion import run_onion
+from adk.runners.turn import TurnResult, TurnRunner
 from adk.stores.memory import InMemoryStore
 
 __all__ = (
@@ -95,9 +97,12 @@ __all__ = (
     "ToolExecutionEnd",
     "ToolExecutionStart",
     "ToolRegistry",
+    "TurnContext",
     "TurnEnd",
     "TurnGate",
     "TurnGateClosed",
+    "TurnResult",
+    "TurnRunner",
     "TurnStart",
     "TurnStreamableContent",
     "TurnToolCallContent",

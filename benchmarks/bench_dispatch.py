@@ -7,12 +7,12 @@ tool through ``Tool.executor`` and stores the ``ToolCall``; iteration 1 reports 
 stores the ``Message`` and acks. Floor: the hand-written loop of
 ``shared/bench/peers/bench_peers.py`` (dict messages, JSON args, async tool).
 
-Timing follows ``bench_peers.py``: pass 1 times N dispatches individually
-(``perf_counter_ns``) for the median µs per dispatch; pass 2 runs each dispatch followed by
-10 floor runs and reports the median of the per-pair ratios ("x floor, same process").
-Target (issue 3): at most 8x.
+Timing follows ``bench_peers.py``: every run is one ``loop.run_until_complete(run())`` on
+asyncio; pass 1 times N dispatches individually (``perf_counter_ns``) for the median µs
+per dispatch; pass 2 runs each dispatch followed by 10 floor runs and reports the median of
+the per-pair ratios ("x floor, same process"). Target (issue 3): at most 8x.
 
-Usage: ``python benchmarks/bench_dispatch.py [-n 2000] [--backend asyncio|trio] [--profile]``
+Usage: ``python benchmarks/bench_dispatch.py [-n 2000] [--profile]``
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import pstats
 import statistics
@@ -27,8 +28,6 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import anyio
 
 import adk
 
@@ -135,28 +134,38 @@ def make_adk() -> Callable[[], Awaitable[str]]:
     return run
 
 
-async def measure(n: int) -> dict[str, float]:
+def measure(n: int, warmup: int = 200) -> dict[str, float]:
+    """Time runs exactly as ``bench_peers.py`` does: one ``run_until_complete`` per run."""
     plain, dispatch = make_plain(), make_adk()
-    for _ in range(200):
-        assert "5" in await plain()
-        assert "5" in await dispatch()
-    times: list[int] = []
-    for _ in range(n):
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    def one(run: Callable[[], Awaitable[str]]) -> int:
         t0 = time.perf_counter_ns()
-        await dispatch()
-        times.append(time.perf_counter_ns() - t0)
-    floor_times: list[int] = []
-    ratios: list[float] = []
-    for _ in range(n):
-        t0 = time.perf_counter_ns()
-        await dispatch()
-        t_adk = time.perf_counter_ns() - t0
+        out = loop.run_until_complete(run())
+        elapsed = time.perf_counter_ns() - t0
+        assert "5" in out
+        return elapsed
+
+    def calibrate() -> int:
         t0 = time.perf_counter_ns()
         for _ in range(10):
-            await plain()
-        t_floor = (time.perf_counter_ns() - t0) / 10
-        floor_times.append(int(t_floor))
+            loop.run_until_complete(plain())
+        return (time.perf_counter_ns() - t0) // 10
+
+    for _ in range(warmup):
+        one(dispatch)
+        calibrate()
+    gc.collect()
+    times = [one(dispatch) for _ in range(n)]  # pass 1: absolute time per dispatch
+    floor_times: list[int] = []
+    ratios: list[float] = []
+    for _ in range(n):  # pass 2: each dispatch paired with the floor, same process
+        t_adk = one(dispatch)
+        t_floor = calibrate()
+        floor_times.append(t_floor)
         ratios.append(t_adk / t_floor)
+    loop.close()
     return {
         "adk_us": statistics.median(times) / 1000,
         "floor_us": statistics.median(floor_times) / 1000,
@@ -167,7 +176,6 @@ async def measure(n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=2000)
-    parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
     parser.add_argument("--profile", action="store_true", help="cProfile the adk dispatch")
     args = parser.parse_args()
     if args.profile:
@@ -178,14 +186,11 @@ def main() -> None:
                 await run()
 
         prof = cProfile.Profile()
-        prof.runcall(anyio.run, many, backend=args.backend)
+        prof.runcall(asyncio.run, many())
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         return
-    if args.backend == "asyncio":
-        result = asyncio.run(measure(args.n))
-    else:
-        result = anyio.run(measure, args.n, backend="trio")
-    print(f"backend: {args.backend}, n={args.n}")
+    result = measure(args.n)
+    print(f"asyncio, n={args.n}, one event-loop run per dispatch (as bench_peers.py)")
     print(f"adk raw dispatch (2 iterations, 1+1 middleware): {result['adk_us']:.1f} µs/dispatch")
     print(f"plain asyncio loop (floor):                       {result['floor_us']:.1f} µs/run")
     print(

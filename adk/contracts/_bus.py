@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
-__all__ = ["Bus", "normalise_handlers"]
+__all__ = ["Bus", "discard", "drain", "normalise_handlers"]
 
 Handler = Callable[[Any], Any]
 ErrorSink = Callable[[str, BaseException], None]
@@ -75,8 +75,22 @@ class Bus:
         """Whether ``name`` has any handler."""
         return name in self._handlers
 
-    def emit(self, name: str, payload: Any) -> None:
-        """Call every handler of ``name`` with ``payload``; never raises."""
+    def emit(
+        self,
+        name: str,
+        payload: Any,
+        pending: list[tuple[str, Awaitable[Any]]] | None = None,
+        on_error: ErrorSink | None = None,
+    ) -> None:
+        """Call every handler of ``name`` with ``payload``; never raises.
+
+        Args:
+            name: The event name.
+            payload: Handed to each handler.
+            pending: Where returned awaitables are queued (default: this bus's own queue;
+                a turn passes its own so concurrent turns never await each other's).
+            on_error: Receives listener failures (default: this bus's ``on_error``).
+        """
         items = self._handlers.get(name)
         if not items:
             return
@@ -84,7 +98,7 @@ class Bus:
             handler, once = items[0]
             if once:
                 del self._handlers[name]
-            self._call(name, handler, payload)
+            self._call(name, handler, payload, pending, on_error)
             return
         snapshot = tuple(items)
         if any(o for _, o in snapshot):
@@ -92,19 +106,26 @@ class Bus:
             if not items:
                 del self._handlers[name]
         for handler, _ in snapshot:
-            self._call(name, handler, payload)
+            self._call(name, handler, payload, pending, on_error)
 
-    def _call(self, name: str, handler: Handler, payload: Any) -> None:
+    def _call(
+        self,
+        name: str,
+        handler: Handler,
+        payload: Any,
+        pending: list[tuple[str, Awaitable[Any]]] | None,
+        on_error: ErrorSink | None,
+    ) -> None:
         try:
             result = handler(payload)
         except Exception as exc:
-            self._failed(name, exc)
+            self._failed(name, exc, on_error)
             return
         if result is not None and inspect.isawaitable(result):
-            self.pending.append((name, result))
+            (self.pending if pending is None else pending).append((name, result))
 
-    def _failed(self, name: str, exc: BaseException) -> None:
-        sink = self.on_error
+    def _failed(self, name: str, exc: BaseException, on_error: ErrorSink | None = None) -> None:
+        sink = on_error or self.on_error
         if sink is None or name == "warning":
             return
         try:
@@ -114,18 +135,32 @@ class Bus:
 
     async def drain(self) -> None:
         """Await every queued listener awaitable, in emission order, isolating errors."""
-        while self.pending:
-            batch, self.pending = self.pending, []
-            for name, awaitable in batch:
-                try:
-                    await awaitable
-                except Exception as exc:
-                    self._failed(name, exc)
+        await drain(self.pending, self._failed)
 
     def discard_pending(self) -> None:
         """Close queued coroutines that will never be awaited (after a cancellation)."""
-        batch, self.pending = self.pending, []
-        for _, awaitable in batch:
-            close = getattr(awaitable, "close", None)
-            if close is not None:
-                close()
+        discard(self.pending)
+
+
+async def drain(
+    pending: list[tuple[str, Awaitable[Any]]], on_error: Callable[[str, BaseException], None]
+) -> None:
+    """Await the queued awaitables in order (including ones queued meanwhile)."""
+    while pending:
+        batch = pending[:]
+        del pending[:]
+        for name, awaitable in batch:
+            try:
+                await awaitable
+            except Exception as exc:
+                on_error(name, exc)
+
+
+def discard(pending: list[tuple[str, Awaitable[Any]]]) -> None:
+    """Close queued coroutines that will never be awaited (after a cancellation)."""
+    batch = pending[:]
+    del pending[:]
+    for _, awaitable in batch:
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()

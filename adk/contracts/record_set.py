@@ -28,7 +28,7 @@ class RecordSet(Generic[T]):
     __slots__ = ("_items",)
 
     def __init__(self, items: Iterable[T] = ()) -> None:
-        self._items: dict[T, None] = dict.fromkeys(items)
+        self._items: dict[T, None] = dict.fromkeys(items) if items else {}
 
     def add(self, item: T) -> None:
         """Append ``item`` unless it is already present."""

@@ -9,10 +9,11 @@ Source: ``src/lib/utils/canonical_json.ts`` and ``Tool.executor`` of @nhtio/adk
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
+
+import msgspec
 
 __all__ = ["canonical_json", "js_number", "tool_call_checksum"]
 
@@ -175,7 +176,7 @@ def canonical_json(value: Any) -> str:
         The canonical text.
     """
     if _plain(value):
-        return _json_fast(value)
+        return _encode_sorted(value).decode()
     out: list[str] = []
     _canonical(value, out)
     return "".join(out)
@@ -183,33 +184,39 @@ def canonical_json(value: Any) -> str:
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_SAFE = 2**53
-_json_fast = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
-).encode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
-def _plain(value: Any) -> bool:
-    """Whether the stdlib JSON encoder already writes ``value`` canonically.
-
-    True for str (no lone surrogates), safe ints, bool, None, and dicts with ASCII keys
-    (where code-point order equals UTF-16 order) and lists of those; floats never (their
-    text differs from JavaScript's).
-    """
-    t = cast("type[Any]", type(value))
+def _plain_leaf(value: Any, t: type[Any]) -> bool:
     if t is str:
         return value.isascii() or _SURROGATE.search(value) is None
     if t is int:
         return -_MAX_SAFE < value < _MAX_SAFE
-    if value is None or t is bool:
-        return True
+    return value is None or t is bool
+
+
+def _plain(value: Any) -> bool:
+    """Whether msgspec's sorted JSON encoder already writes ``value`` canonically.
+
+    True for str (no lone surrogates), safe ints, bool, None, and dicts with ASCII keys
+    (where code-point order equals UTF-16 order) and lists of those; floats never (their
+    text differs from JavaScript's). Checked by a property test against the reference.
+    """
+    t = cast("type[Any]", type(value))
     if t is dict:
         for k, v in value.items():
-            if type(k) is not str or not k.isascii() or not _plain(v):
+            if type(k) is not str or not k.isascii():
+                return False
+            tv = cast("type[Any]", type(v))
+            if tv is dict or tv is list:
+                if not _plain(v):
+                    return False
+            elif not _plain_leaf(v, tv):
                 return False
         return True
     if t is list:
         return all(_plain(v) for v in value)
-    return False
+    return _plain_leaf(value, t)
 
 
 def tool_call_checksum(tool: str, args: Mapping[str, Any]) -> str:
@@ -227,12 +234,11 @@ def tool_call_checksum(tool: str, args: Mapping[str, Any]) -> str:
         64 lowercase hexadecimal characters.
     """
     if _plain(args) and _plain(tool):
-        text = f'{{"args":{_json_fast(args)},"tool":{_json_fast(tool)}}}'
-    else:
-        out = ['{"args":']
-        _canonical(args, out)
-        out.append(',"tool":')
-        out.append(_string(tool))
-        out.append("}")
-        text = "".join(out)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        data = b'{"args":' + _encode_sorted(args) + b',"tool":' + _encode_sorted(tool) + b"}"
+        return hashlib.sha256(data).hexdigest()
+    out = ['{"args":']
+    _canonical(args, out)
+    out.append(',"tool":')
+    out.append(_string(tool))
+    out.append("}")
+    return hashlib.sha256("".join(out).encode("utf-8", "surrogatepass")).hexdigest()

@@ -10,7 +10,7 @@ import contextlib
 import math
 import weakref
 from collections.abc import Callable, Generator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, Final, Literal, get_args
 
 import msgspec
@@ -79,6 +79,20 @@ def current_estimation_warn_emitter() -> WarnEmitter | None:
     """The innermost active warning sink of this task, or ``None`` outside runners."""
     stack = _warn_stack.get()
     return stack[-1] if stack else None
+
+
+def push_estimation_sink(emit: WarnEmitter) -> Token[tuple[WarnEmitter, ...]]:
+    """Make ``emit`` the innermost warning sink of this task; returns the reset token.
+
+    The low-level form of :func:`run_with_estimation_warnings` for runners; always pair it
+    with :func:`pop_estimation_sink` in a ``finally``.
+    """
+    return _warn_stack.set((*_warn_stack.get(), emit))
+
+
+def pop_estimation_sink(token: Token[tuple[WarnEmitter, ...]]) -> None:
+    """Undo :func:`push_estimation_sink`."""
+    _warn_stack.reset(token)
 
 
 @contextlib.contextmanager

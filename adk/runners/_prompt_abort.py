@@ -25,7 +25,10 @@ __all__ = ["Levels"]
 
 
 class Levels:
-    """Reentrant context manager: ``with levels:`` marks one level (strictly nested, one task).
+    """Reentrant context manager: ``with levels:`` marks one level.
+
+    Levels are strictly nested and all run in the task that created the ``Levels`` (the
+    runner's task).
 
     Args:
         signal: The abort signal the levels follow.
@@ -53,8 +56,9 @@ class Levels:
         self._base = 0
         self._scopes: list[CancelOnAbort] = []
         try:
-            asyncio.get_running_loop()
-            self._asyncio = True
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.current_task()
+            self._asyncio = self._task is not None
         except RuntimeError:  # trio (or no loop): fall back to anyio cancel scopes
             self._asyncio = False
         if self._asyncio and not signal.aborted:
@@ -83,11 +87,8 @@ class Levels:
             scope.__enter__()
             self._scopes.append(scope)
             return
-        if self._depth == 0:
-            self._task = asyncio.current_task()
-            self._loop = asyncio.get_running_loop()
         self._depth += 1
-        if self._signal.aborted:
+        if self._signal._aborted:
             self._arm()
 
     def __exit__(
@@ -113,11 +114,8 @@ class Levels:
                 and issubclass(exc_type, asyncio.CancelledError)
                 and remaining <= self._base  # no other cancellation is pending
             )
-        if self._depth and self._signal.aborted:
+        if self._depth and self._signal._aborted:
             self._arm()  # the next outer level is bound to the same signal
-        if self._depth == 0:
-            self._task = None
-            self._loop = None
         return swallow
 
     def close(self) -> None:

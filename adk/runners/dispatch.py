@@ -14,11 +14,10 @@ and the iteration is not counted. Status precedence: thrown error > nack > ack >
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
-
-import anyio
 
 from adk.contracts._bus import Bus
 from adk.contracts.dispatch_context import (
@@ -51,7 +50,11 @@ from adk.errors import (
     AdkError,
 )
 from adk.primitives.ids import new_id
-from adk.primitives.tokenizable import EstimationWarning, run_with_estimation_warnings
+from adk.primitives.tokenizable import (
+    EstimationWarning,
+    pop_estimation_sink,
+    push_estimation_sink,
+)
 from adk.runners._build import (
     SET_NAMES,
     build_derived,
@@ -67,6 +70,11 @@ __all__ = ["DispatchRunner", "executor_error"]
 _TOKEN: Final = object()
 _now = datetime.now
 _ms = timedelta(milliseconds=1)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    # asyncio.CancelledError, or trio.Cancelled (checked by name: trio is optional).
+    return isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "Cancelled"
 
 
 def executor_error(cause: BaseException) -> AdkError:
@@ -214,6 +222,21 @@ class DispatchRunner:
         await runner._run()
 
     @staticmethod
+    async def _for_turn(
+        source: Any,
+        executor: Executor,
+        input_pipeline: Sequence[Middleware],
+        output_pipeline: Sequence[Middleware],
+        observers: Bus,
+    ) -> DispatchStatus:
+        """The TurnRunner's entry: inputs already validated by the runner's config."""
+        ctx = build_derived(source)
+        runner = DispatchRunner(
+            _TOKEN, ctx, executor, input_pipeline, output_pipeline, observers, source
+        )
+        return await runner._run()
+
+    @staticmethod
     def is_dispatch_runner(value: object) -> bool:
         """Whether ``value`` is a DispatchRunner."""
         return isinstance(value, DispatchRunner)
@@ -276,15 +299,13 @@ class DispatchRunner:
         if self._deltas:
             self._deltas.clear()
 
-    def _checkpoint(self) -> bool:
+    def _stop(self) -> None:
+        """A checkpoint found the context aborted or signalled: flush iff acked, not aborted."""
         ctx = self._ctx
-        if ctx.aborted or ctx.is_signalled:
-            if ctx.is_acked and not ctx.aborted:
-                self._flush()
-            else:
-                self._discard()
-            return True
-        return False
+        if ctx._signalled == 1 and not ctx.abort_signal._aborted:
+            self._flush()
+        else:
+            self._discard()
 
     # -- pipelines -------------------------------------------------------------------------
     async def _pipeline(self, middlewares: Sequence[Middleware], label: str) -> None:
@@ -311,8 +332,11 @@ class DispatchRunner:
         ctx = self._ctx
         tools = ctx.tools
         tools.prune_ephemeral()
+        calls = ctx.turn_tool_calls
+        if not calls:
+            return
         classes: dict[type[Any], None] = {}
-        for tc in ctx.turn_tool_calls:
+        for tc in calls:
             results = tc.results
             items = cast("tuple[Any, ...]", results if isinstance(results, tuple) else (results,))
             for r in items:
@@ -333,81 +357,92 @@ class DispatchRunner:
             tools.bind_context(ctx)
 
     # -- the loop --------------------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def _run(self) -> DispatchStatus:
         ctx = self._ctx
         bus = self._bus
         hooks = ctx._get_hooks()
+        signal = ctx.abort_signal
         dispatch_id = new_id()
-        ctx._set_dispatch_id(dispatch_id)
+        ctx._dispatch_id = dispatch_id
         started_at = _now(UTC)
+        # Listeners are fixed before the dispatch starts: decide once what to build.
+        on_iter_start = bus.has("iteration_start")
+        on_iter_end = bus.has("iteration_end")
         if bus.has("dispatch_start"):
             bus.emit(
                 "dispatch_start", DispatchStart(dispatch_id=dispatch_id, started_at=started_at)
             )
         helpers = DispatchExecutorHelpers(ctx, self._emit_log, self._emit_stats)
         executor = self._executor
-        levels = self._levels = Levels(ctx.abort_signal)
+        inp, out = self._input, self._output
+        levels = self._levels = Levels(signal)
         iteration = 0
         failure: BaseException | None = None
         cancelled: BaseException | None = None
-        cancelled_exc = anyio.get_cancelled_exc_class()
-        with run_with_estimation_warnings(self._estimation_degraded):
-            try:
-                while not ctx.aborted and not ctx.is_signalled:
-                    ctx._set_iteration(iteration)
-                    timed = bus.has("iteration_start") or bus.has("iteration_end")
-                    it_started = _now(UTC) if timed else started_at
-                    if bus.has("iteration_start"):
-                        bus.emit(
-                            "iteration_start",
-                            IterationStart(
-                                dispatch_id=dispatch_id, iteration=iteration, started_at=it_started
-                            ),
-                        )
-                    self._forge_artifact_tools(iteration)
-                    await self._pipeline(self._input, "dispatch-input")
-                    if self._checkpoint():  # checkpoint A
-                        break
-                    try:
-                        with levels:
-                            result = executor(ctx, helpers)
-                            if result is not None and hasattr(result, "__await__"):
-                                await result
-                    except AbortError:
-                        self._discard()
-                        break
-                    except Exception as exc:
-                        err = executor_error(exc)
-                        self._error(err)
-                        self._discard()
-                        raise err from exc
-                    if self._checkpoint():  # checkpoint B
-                        break
-                    await self._pipeline(self._output, "dispatch-output")
-                    self._flush()  # unconditional: an output-pipeline signal still flushes
-                    if bus.has("iteration_end"):
-                        ended = _now(UTC)
-                        bus.emit(
-                            "iteration_end",
-                            IterationEnd(
-                                dispatch_id=dispatch_id,
-                                iteration=iteration,
-                                started_at=it_started,
-                                ended_at=ended,
-                                duration_ms=(ended - it_started) / _ms,
-                            ),
-                        )
-                    iteration += 1
-                    if bus.pending or hooks.pending:
-                        await bus.drain()
-                        await hooks.drain()
-            except cancelled_exc as exc:
-                cancelled = exc
-                ctx.abort(AbortError("the dispatch's task was cancelled"))
-                self._discard()
-            except Exception as exc:
-                failure = exc
-                self._discard()
+        sink = push_estimation_sink(self._estimation_degraded)
+        try:
+            while not signal._aborted and not ctx._signalled:
+                ctx._iteration = iteration
+                it_started = _now(UTC) if on_iter_start or on_iter_end else started_at
+                if on_iter_start:
+                    bus.emit(
+                        "iteration_start",
+                        IterationStart(
+                            dispatch_id=dispatch_id, iteration=iteration, started_at=it_started
+                        ),
+                    )
+                self._forge_artifact_tools(iteration)
+                if inp:
+                    await self._pipeline(inp, "dispatch-input")
+                if signal._aborted or ctx._signalled:  # checkpoint A
+                    self._stop()
+                    break
+                try:
+                    with levels:
+                        result = executor(ctx, helpers)
+                        if result is not None and hasattr(result, "__await__"):
+                            await result
+                except AbortError:
+                    self._discard()
+                    break
+                except Exception as exc:
+                    err = executor_error(exc)
+                    self._error(err)
+                    self._discard()
+                    raise err from exc
+                if signal._aborted or ctx._signalled:  # checkpoint B
+                    self._stop()
+                    break
+                if out:
+                    await self._pipeline(out, "dispatch-output")
+                self._flush()  # unconditional: an output-pipeline signal still flushes
+                if on_iter_end:
+                    ended = _now(UTC)
+                    bus.emit(
+                        "iteration_end",
+                        IterationEnd(
+                            dispatch_id=dispatch_id,
+                            iteration=iteration,
+                            started_at=it_started,
+                            ended_at=ended,
+                            duration_ms=(ended - it_started) / _ms,
+                        ),
+                    )
+                iteration += 1
+                if bus.pending or hooks.pending:
+                    await bus.drain()
+                    await hooks.drain()
+        except Exception as exc:
+            failure = exc
+            self._discard()
+        except BaseException as exc:
+            if not _is_cancellation(exc):
+                raise
+            cancelled = exc
+            ctx.abort(AbortError("the dispatch's task was cancelled"))
+            self._discard()
+        finally:
+            pop_estimation_sink(sink)
         levels.close()
         status: DispatchStatus
         nack_error = ctx.nack_error
@@ -446,3 +481,4 @@ class DispatchRunner:
             await hooks.drain()
         if final is not None:
             raise final
+        return status
