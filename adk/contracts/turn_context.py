@@ -136,8 +136,11 @@ class TurnContext:
         return self._controller.signal
 
     def abort(self, reason: object = None) -> None:
-        """Abort the turn: remaining turn middleware are skipped, a running dispatch and any
-        open gate are aborted, ``turn_end`` still fires (no ``error``)."""
+        """Abort the turn.
+
+        Remaining turn middleware are skipped, a running dispatch and any open gate are
+        aborted, and ``turn_end`` still fires (no ``error``).
+        """
         self._controller.abort(reason)
 
     @property

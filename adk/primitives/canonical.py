@@ -219,7 +219,7 @@ def _plain(value: Any) -> bool:
     return _plain_leaf(value, t)
 
 
-def tool_call_checksum(tool: str, args: Mapping[str, Any]) -> str:
+def tool_call_checksum(tool: str, args: Any) -> str:
     """The ADK checksum of a tool call: ``sha256(canonical_json({"tool", "args"}))``.
 
     Used as ``ToolCall.checksum``, as the ``call_id`` of tool execution events, and as the
@@ -228,7 +228,8 @@ def tool_call_checksum(tool: str, args: Mapping[str, Any]) -> str:
 
     Args:
         tool: The tool's name.
-        args: The raw arguments.
+        args: The raw arguments (normally a mapping; any JSON-like value is accepted, as
+            the ADK hashes whatever the producer reported).
 
     Returns:
         64 lowercase hexadecimal characters.

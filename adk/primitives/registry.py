@@ -62,6 +62,8 @@ class Registry:
             )
 
     def _resolve(self, key: str) -> Any:
+        if "." not in key:
+            return self._data.get(key, _UNDEFINED)
         node: Any = self._data
         for part in key.split("."):
             if type(node) is dict:

@@ -2,15 +2,21 @@
 
 Every executor call and middleware body runs as a *level* bound to the abort signal: when
 the signal fires, whatever the innermost level is awaiting is cancelled; that level
-swallows its own cancellation (an abort-class error at its own level) and, since the outer
-levels are bound to the same signal, their next suspension is cancelled in turn.
+swallows its own cancellation (an abort-class error at its own level), its caller's
+``await next()`` returns normally, and the next outer level's following suspension is
+cancelled in turn (each level is bound to the same signal).
 
-On asyncio this is done without a cancel scope per level (anyio's cost several µs each,
-paid ~5 times per dispatch): one signal listener per runner schedules ``task.cancel()`` on
-the event loop, the innermost level catches the resulting ``CancelledError`` and calls
-``task.uncancel()``, exactly as ``asyncio.timeout`` does, then re-arms the cancellation for
-the next outer level. A cancellation the runner did not request always propagates. On other
-backends each level is an anyio cancel scope (:class:`adk.runners.abort.CancelOnAbort`).
+Only the innermost level is ever cancelled at a time, which is what makes each level catch
+its own cancellation on both backends (trio delivers a cancellation to the outermost
+cancelled scope, so cancelling every level at once would skip the outer post-``next`` code).
+
+* asyncio: no cancel scope per level (anyio's cost several µs each, paid ~5 times per
+  dispatch): one signal listener per runner schedules ``task.cancel()`` on the event loop;
+  the innermost level catches the resulting ``CancelledError`` and calls
+  ``task.uncancel()``, exactly as ``asyncio.timeout`` does, then re-arms the cancellation
+  for the next outer level. A cancellation the runner did not request always propagates.
+* other backends (trio): each level is an anyio ``CancelScope``; the signal cancels the
+  innermost one, and a level exiting after the abort cancels the next outer one.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ import asyncio
 from types import TracebackType
 from typing import Any
 
-from adk.runners.abort import AbortSignal, CancelOnAbort
+import anyio
+
+from adk.runners.abort import AbortSignal
 
 __all__ = ["Levels"]
 
@@ -54,21 +62,24 @@ class Levels:
         self._handle: asyncio.Handle | None = None
         self._requested = False
         self._base = 0
-        self._scopes: list[CancelOnAbort] = []
+        self._scopes: list[anyio.CancelScope] = []
         try:
             self._loop = asyncio.get_running_loop()
             self._task = asyncio.current_task()
             self._asyncio = self._task is not None
-        except RuntimeError:  # trio (or no loop): fall back to anyio cancel scopes
+        except RuntimeError:  # trio (or no loop): anyio cancel scopes
             self._asyncio = False
-        if self._asyncio and not signal.aborted:
+        if not signal._aborted:
             signal.add_listener(self._on_abort)
 
-    # -- asyncio -----------------------------------------------------------------------
     def _on_abort(self, signal: AbortSignal) -> None:
-        if self._depth:
-            self._arm()
+        if self._asyncio:
+            if self._depth:
+                self._arm()
+        elif self._scopes:
+            self._scopes[-1].cancel()
 
+    # -- asyncio ---------------------------------------------------------------------------
     def _arm(self) -> None:
         if self._handle is None and self._loop is not None:
             self._handle = self._loop.call_soon(self._fire)
@@ -83,9 +94,11 @@ class Levels:
 
     def __enter__(self) -> None:
         if not self._asyncio:
-            scope = CancelOnAbort(self._signal)
+            scope = anyio.CancelScope()
             scope.__enter__()
             self._scopes.append(scope)
+            if self._signal._aborted:
+                scope.cancel()
             return
         self._depth += 1
         if self._signal._aborted:
@@ -98,7 +111,11 @@ class Levels:
         tb: TracebackType | None,
     ) -> bool:
         if not self._asyncio:
-            return bool(self._scopes.pop().__exit__(exc_type, exc, tb))
+            scopes = self._scopes
+            swallow = bool(scopes.pop().__exit__(exc_type, exc, tb))
+            if scopes and self._signal._aborted:
+                scopes[-1].cancel()  # the next outer level is bound to the same signal
+            return swallow
         self._depth -= 1
         handle = self._handle
         if handle is not None:
@@ -120,5 +137,4 @@ class Levels:
 
     def close(self) -> None:
         """Stop following the signal (call once the runner is done)."""
-        if self._asyncio:
-            self._signal.remove_listener(self._on_abort)
+        self._signal.remove_listener(self._on_abort)

@@ -21,7 +21,6 @@ from typing import Any, Final, cast
 
 from adk.contracts._bus import Bus
 from adk.contracts.dispatch_context import (
-    DispatchContext,
     Forwarder,
     apply_instruction,
     apply_record,
@@ -139,13 +138,14 @@ class DispatchRunner:
 
     def __init__(
         self,
-        token: object,
-        ctx: DispatchContext,
-        executor: Executor,
-        input_pipeline: Sequence[Middleware],
-        output_pipeline: Sequence[Middleware],
-        bus: Bus,
-        source: Any,
+        token: object = None,
+        ctx: Any = None,
+        executor: Any = None,
+        input_pipeline: Sequence[Middleware] = (),
+        output_pipeline: Sequence[Middleware] = (),
+        bus: Any = None,
+        source: Any = None,
+        **_: Any,
     ) -> None:
         if token is not _TOKEN:
             raise E_INVALID_LLM_DISPATCH_INPUT(

@@ -203,13 +203,12 @@ class DispatchExecutorHelpers:
             state.is_error = is_error
         if is_complete is not None:
             state.complete = is_complete
-        state_args: Any = state.args
         if (
             (tool is not None or args is not _UNSET)
             and state.tool is not None
-            and isinstance(state_args, Mapping)
+            and state.args is not _UNSET
         ):
-            state.checksum = tool_call_checksum(state.tool, state_args)  # pyright: ignore[reportUnknownArgumentType]
+            state.checksum = tool_call_checksum(state.tool, state.args)
         complete = state.complete
         self._ctx.emit_tool_call(
             TurnToolCallContent(
@@ -240,7 +239,13 @@ class DispatchExecutorHelpers:
         if isinstance(given, GenerationStats):
             fields = msgspec.structs.asdict(given)
         elif isinstance(given, Mapping):
-            fields = dict(cast("Mapping[str, Any]", given))
+            try:  # strict: unknown keys (the enrichment fields included) are rejected
+                checked = msgspec.convert(given, GenerationStats, strict=True)
+            except msgspec.ValidationError as exc:
+                raise E_INVALID_GENERATION_STATS(
+                    message=f"invalid generation stats: {exc}", cause=exc
+                ) from exc
+            fields = msgspec.structs.asdict(checked)
         else:
             raise E_INVALID_GENERATION_STATS(
                 message="generation stats must be a GenerationStats or a mapping, "
@@ -249,10 +254,4 @@ class DispatchExecutorHelpers:
         fields["dispatch_id"] = self._ctx.dispatch_id
         fields["iteration"] = self._ctx.iteration
         fields["emitted_at"] = _now(UTC)
-        try:
-            event = msgspec.convert(fields, GenerationStatsEvent, strict=True)
-        except msgspec.ValidationError as exc:
-            raise E_INVALID_GENERATION_STATS(
-                message=f"invalid generation stats: {exc}", cause=exc
-            ) from exc
-        self._emit_stats(event)
+        self._emit_stats(GenerationStatsEvent(**fields))

@@ -18,7 +18,6 @@ isolation, ``generation_stats`` forwarded, standing instructions compared by tex
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
@@ -88,6 +87,7 @@ _FORWARDED: Final = (
     "warning",
     "generation_stats",
 )
+_FORWARDED_SET: Final = frozenset(_FORWARDED)
 _CALLBACKS: Final = {f"{name}_callback": name for name in STORE_METHODS}
 _MISSING: Final[Any] = object()
 _now = datetime.now
@@ -126,6 +126,33 @@ def _check_pipeline(value: object, path: str, errors: list[FieldError]) -> tuple
         return items
     errors.append(FieldError(path, "must be a list of middleware"))
     return ()
+
+
+class _DispatchBus(Bus):
+    """The dispatch's observer bus inside a turn: forwards straight to the turn's bus."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: _Run) -> None:
+        super().__init__()
+        self._run = run
+
+    def has(self, name: str) -> bool:
+        return name in _FORWARDED_SET and self._run.observe_bus.has(name)
+
+    @property
+    def active(self) -> bool:
+        return self._run.observe_bus.active
+
+    def emit(
+        self,
+        name: str,
+        payload: Any,
+        pending: list[Any] | None = None,
+        on_error: Any = None,
+    ) -> None:
+        if name in _FORWARDED_SET:
+            self._run.observe(name, payload)
 
 
 class _Run(TurnEmitter):
@@ -429,10 +456,7 @@ class TurnRunner:
             if await self._pipeline(
                 ctx, run, levels, self._input, E_INPUT_PIPELINE_ERROR, "turn-input"
             ):
-                dispatch_bus = Bus()
-                for name in _FORWARDED:
-                    if observe.has(name):
-                        dispatch_bus.add(name, functools.partial(run.observe, name))
+                dispatch_bus = _DispatchBus(run)
                 try:
                     dispatch_status = await DispatchRunner._for_turn(
                         ctx,

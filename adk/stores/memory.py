@@ -82,6 +82,16 @@ async def _collect(given: ConduitBytes) -> bytes:
     raise TypeError(f"conduit bytes must be str, bytes or an async byte stream, not {type(data)}")
 
 
+def _split_lines(text: str) -> list[str]:
+    """Split at LF (a CR before it is dropped); a final newline adds no line."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
 class MemoryMediaReader:
     """A replayable ``MediaReader`` over bytes held in memory.
 
@@ -115,7 +125,7 @@ class MemorySpoolReader:
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._text = data.decode("utf-8", "replace")
-        self._lines = self._text.splitlines() if self._text else []
+        self._lines = _split_lines(self._text)
 
     def line(self, index: int) -> str | None:
         """Line ``index`` (0-based) without its newline, or ``None`` when out of range."""
