@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import CoroutineType
 from typing import Any, cast
 
 __all__ = ["Bus", "discard", "drain", "normalise_handlers"]
@@ -121,8 +122,9 @@ class Bus:
         except Exception as exc:
             self._failed(name, exc, on_error)
             return
-        if result is not None and inspect.isawaitable(result):
-            (self.pending if pending is None else pending).append((name, result))
+        if result is not None and (type(result) is CoroutineType or inspect.isawaitable(result)):
+            queued = cast("Awaitable[Any]", result)
+            (self.pending if pending is None else pending).append((name, queued))
 
     def _failed(self, name: str, exc: BaseException, on_error: ErrorSink | None = None) -> None:
         sink = on_error or self.on_error

@@ -55,6 +55,11 @@ CONTEXT_HOOKS: Final[frozenset[str]] = frozenset(
 """Event names accepted in ``raw["hooks"]`` (RUNNERS.md §4.3)."""
 
 
+_SELF: Final[Any] = object()
+"""``callback_ctx=SELF``: callbacks receive the DispatchContext itself (standalone path)."""
+SELF = _SELF
+
+
 def _nack_default() -> Exception:
     return RuntimeError("the dispatch was nacked without an explicit error")
 
@@ -133,6 +138,7 @@ class DispatchContext:
         "__weakref__",
         "_ack_handlers",
         "_bus",
+        "_cb_ctx",
         "_controller",
         "_counts",
         "_deltas",
@@ -141,7 +147,6 @@ class DispatchContext:
         "_iteration",
         "_nack_error",
         "_ops",
-        "_pass_ctx",
         "_sets",
         "_signal",
         "_signalled",
@@ -171,13 +176,15 @@ class DispatchContext:
         sets: dict[str, RecordSet[Any]],
         tools: ToolRegistry,
         ops: Ops,
-        ops_take_ctx: bool,
+        callback_ctx: Any,
         wait_for: Callable[..., Awaitable[Any]] | None,
         hooks: Bus,
     ) -> None:
         self.id = new_id()
         self._ops = ops
-        self._pass_ctx = ops_take_ctx  # standalone: callbacks receive this context first
+        # The first argument of every callback: this context (standalone), the parent
+        # TurnContext (derived from a real turn), or nothing (the ops are bound methods).
+        self._cb_ctx = self if callback_ctx is _SELF else callback_ctx
         self._dispatch_id = ""
         self._iteration = 0
         self._controller = controller
@@ -341,7 +348,8 @@ class DispatchContext:
 
     def _call(self, name: str, *args: Any) -> Any:
         fn = self._ops[name]
-        return fn(self, *args) if self._pass_ctx else fn(*args)
+        cb_ctx = self._cb_ctx
+        return fn(*args) if cb_ctx is None else fn(cb_ctx, *args)
 
     # -- fetch ------------------------------------------------------------------------------
     async def fetch_memories(self) -> Any:

@@ -48,7 +48,7 @@ _SCALARS: Final = frozenset({str, int, bool, type(None)})
 
 def _bad_number(value: Any) -> str | None:
     """The path suffix of the first non-finite float inside ``value``, or ``None``."""
-    t = type(cast(object, value))
+    t = value.__class__
     if t in _SCALARS:
         return None
     if t is float or isinstance(value, float):

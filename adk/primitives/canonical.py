@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
@@ -93,7 +93,7 @@ def js_number(x: float) -> str:
 
 
 def _canonical(value: Any, out: list[str]) -> None:
-    t = cast(object, type(value))
+    t = value.__class__  # (no typing.cast on hot paths: it is a runtime call)
     if t is str:
         out.append(_string(value))
     elif value is None:
@@ -202,12 +202,12 @@ def _plain(value: Any) -> bool:
     (where code-point order equals UTF-16 order) and lists of those; floats never (their
     text differs from JavaScript's). Checked by a property test against the reference.
     """
-    t = cast("type[Any]", type(value))
+    t = value.__class__
     if t is dict:
         for k, v in value.items():
             if type(k) is not str or not k.isascii():
                 return False
-            tv = cast("type[Any]", type(v))
+            tv = v.__class__
             if tv is dict or tv is list:
                 if not _plain(v):
                     return False

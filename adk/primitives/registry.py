@@ -22,13 +22,13 @@ JsonList = list[Any]
 
 
 def _copy(value: Any) -> Any:
-    t = cast(object, type(value))
+    t = value.__class__  # (no typing.cast here: it is a runtime call on a hot path)
     if t is str or t is int or t is float or t is bool or value is None:
         return value
     if t is dict:
-        return {k: _copy(v) for k, v in cast(JsonDict, value).items()}
+        return {k: _copy(v) for k, v in value.items()}
     if t is list:
-        return [_copy(v) for v in cast(JsonList, value)]
+        return [_copy(v) for v in value]
     return copy.deepcopy(value)
 
 

@@ -94,10 +94,11 @@ def _deep_copy(value: object) -> Any:
     if t in _ATOMS:
         return value
     if t is dict or isinstance(value, Mapping):
-        m = cast("Mapping[Any, Any]", value)
+        m: Mapping[Any, Any] = value  # pyright: ignore[reportAssignmentType, reportUnknownVariableType]
         return {k: v if type(v) in _ATOMS else _deep_copy(v) for k, v in m.items()}
     if t is list or t is tuple:
-        seq = [v if type(v) in _ATOMS else _deep_copy(v) for v in cast("list[Any]", value)]
+        items: list[Any] = value  # type: ignore[assignment]
+        seq = [v if type(v) in _ATOMS else _deep_copy(v) for v in items]
         return seq if t is list else tuple(seq)
     return copy.deepcopy(value)
 

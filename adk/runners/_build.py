@@ -7,9 +7,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, cast
 
 from adk.contracts._bus import Bus, normalise_handlers
-from adk.contracts.dispatch_context import CONTEXT_HOOKS, RECORD_KINDS, DispatchContext, Ops
+from adk.contracts.dispatch_context import (
+    CONTEXT_HOOKS,
+    RECORD_KINDS,
+    SELF,
+    DispatchContext,
+    Ops,
+)
 from adk.contracts.record_set import RecordSet
 from adk.contracts.store import STORE_METHODS
+from adk.contracts.turn_context import TurnContext
 from adk.errors import (
     E_INVALID_LLM_DISPATCH_INPUT,
     E_INVALID_LLM_EXECUTION_CONTEXT,
@@ -161,8 +168,10 @@ def build_derived(source: Any) -> DispatchContext:
         standing_instructions=RecordSet(source.standing_instructions),
         sets={kind: RecordSet(getattr(source, SET_NAMES[kind])) for kind in RECORD_KINDS},
         tools=ToolRegistry(source.tools.all()),
-        ops=Ops(source),
-        ops_take_ctx=False,
+        # A real TurnContext: call its callbacks directly with it as first argument (what
+        # its own methods do, minus a coroutine layer); anything else: its methods.
+        ops=source._ops if isinstance(source, TurnContext) else Ops(source),
+        callback_ctx=source if isinstance(source, TurnContext) else None,
         wait_for=source.wait_for,
         hooks=Bus(),
     )
@@ -309,7 +318,7 @@ def build_standalone(raw: object) -> DispatchContext:
         sets=sets,
         tools=registry,
         ops=Ops(store, explicit),
-        ops_take_ctx=True,
+        callback_ctx=SELF,
         wait_for=gate,
         hooks=bus,
     )

@@ -93,36 +93,56 @@ def executor_error(cause: BaseException) -> AdkError:
 
 
 class _Forward(Forwarder):
-    """Routes context emissions to the runner's listeners, then to the parent turn."""
+    """Routes context emissions to the runner's listeners, then to the parent turn.
 
-    __slots__ = ("bus", "source")
+    Which events the runner's bus hears is decided once: listeners are registered before
+    the dispatch starts.
+    """
+
+    __slots__ = ("bus", "heard", "source")
 
     def __init__(self, bus: Bus, source: Any) -> None:
         self.bus = bus
         self.source = source
+        self.heard = frozenset(
+            name
+            for name in (
+                "message",
+                "thought",
+                "tool_call",
+                "tool_execution_start",
+                "tool_execution_end",
+            )
+            if bus.has(name)
+        )
 
     def message(self, content: TurnStreamableContent) -> None:
-        self.bus.emit("message", content)
+        if "message" in self.heard:
+            self.bus.emit("message", content)
         if self.source is not None:
             self.source.emit_message(content)
 
     def thought(self, content: TurnStreamableContent) -> None:
-        self.bus.emit("thought", content)
+        if "thought" in self.heard:
+            self.bus.emit("thought", content)
         if self.source is not None:
             self.source.emit_thought(content)
 
     def tool_call(self, content: TurnToolCallContent) -> None:
-        self.bus.emit("tool_call", content)
+        if "tool_call" in self.heard:
+            self.bus.emit("tool_call", content)
         if self.source is not None:
             self.source.emit_tool_call(content)
 
     def tool_execution_start(self, event: ToolExecutionStart) -> None:
-        self.bus.emit("tool_execution_start", event)
+        if "tool_execution_start" in self.heard:
+            self.bus.emit("tool_execution_start", event)
         if self.source is not None:
             self.source.emit_tool_execution_start(event)
 
     def tool_execution_end(self, event: ToolExecutionEnd) -> None:
-        self.bus.emit("tool_execution_end", event)
+        if "tool_execution_end" in self.heard:
+            self.bus.emit("tool_execution_end", event)
         if self.source is not None:
             self.source.emit_tool_execution_end(event)
 
