@@ -151,11 +151,15 @@ async def drain(
     while pending:
         batch = pending[:]
         del pending[:]
-        for name, awaitable in batch:
+        for i, (name, awaitable) in enumerate(batch):
             try:
                 await awaitable
             except Exception as exc:
                 on_error(name, exc)
+            except BaseException:  # cancelled while draining: close what will never run
+                discard(batch[i + 1 :])
+                discard(pending)
+                raise
 
 
 def discard(pending: list[tuple[str, Awaitable[Any]]]) -> None:

@@ -154,6 +154,12 @@ class Registry:
         """A deep copy of the whole store."""
         return _copy(self._data)
 
+    def copy(self) -> Registry:
+        """An independent Registry with a deep copy of this one's values (ours)."""
+        clone = Registry.__new__(Registry)
+        clone._data = _copy(self._data)
+        return clone
+
     def __repr__(self) -> str:
         return f"Registry({self._data!r})"
 

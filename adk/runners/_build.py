@@ -163,7 +163,7 @@ def build_derived(source: Any) -> DispatchContext:
     link(source.abort_signal, controller)
     return DispatchContext(
         controller=controller,
-        stash=Registry(source.stash.all()),
+        stash=source.stash.copy(),
         system_prompt=source.system_prompt,
         standing_instructions=RecordSet(source.standing_instructions),
         sets={kind: RecordSet(getattr(source, SET_NAMES[kind])) for kind in RECORD_KINDS},

@@ -4,10 +4,12 @@ Source: ``src/lib/turn_runner.ts`` of @nhtio/adk, newest behaviour (RUNNERS.md �
 order of one ``run()``::
 
     turn_start
-    └─ turn input middleware (outermost first; each level catches its own error)
-       └─ DispatchRunner (derived from this turn; dispatch input → executor → output, loop)
-    └─ turn output middleware
-    turn_end                      (always, exactly once per valid run)
+    turn input middleware    (outermost first; each level catches its own error)
+    DispatchRunner           (derived from this turn: dispatch input → executor → output, loop)
+    turn output middleware   (skipped if the input failed, the dispatch rejected, or aborted)
+    turn_end                 (always, exactly once per valid run)
+
+Each step starts once the previous one has fully unwound (RUNNERS.md §2.3).
 
 Failures never raise out of ``run()``: pipeline errors, short circuits and a rejected
 dispatch are emitted on the ``error`` bus and recorded in the :class:`TurnResult`; aborts

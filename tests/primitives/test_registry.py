@@ -250,3 +250,13 @@ def test_initial_round_trips_through_all(initial: dict[str, Any]) -> None:
     r = Registry(initial)
     assert r.all() == initial
     assert not _identical_somewhere(r.all(), initial)
+
+
+def test_copy_is_deep_and_independent() -> None:
+    original = Registry({"a": {"b": [1, 2]}, "c": "x"})
+    clone = original.copy()
+    assert clone.all() == original.all()
+    clone.set("a.b", [9])
+    original.set("c", "y")
+    assert original.get("a.b") == [1, 2]
+    assert clone.get("c") == "x"
