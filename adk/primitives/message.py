@@ -95,9 +95,11 @@ class Message(Primitive, frozen=True, kw_only=True, eq=False):
             else:
                 errors.add("attachments", "must be a list of Media")
                 attachments = ()
-        for i, item in enumerate(cast("tuple[Any, ...]", attachments)):
-            if not _is_media(item):
-                errors.add(f"attachments[{i}]", "must be a Media")
+        if attachments:
+            items: tuple[Any, ...] = attachments  # pyright: ignore[reportUnknownVariableType]
+            for i, item in enumerate(items):
+                if not _is_media(item):
+                    errors.add(f"attachments[{i}]", "must be a Media")
         if content is None and not attachments:
             errors.add("content", "is required when there are no attachments")
         identity: Any = self.identity

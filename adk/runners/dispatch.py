@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from adk.contracts._bus import Bus
 from adk.contracts.dispatch_context import (
@@ -358,9 +358,9 @@ class DispatchRunner:
         classes: dict[type[Any], None] = {}
         for tc in calls:
             results = tc.results
-            items = cast("tuple[Any, ...]", results if isinstance(results, tuple) else (results,))
+            items: tuple[Any, ...] = results if isinstance(results, tuple) else (results,)  # pyright: ignore[reportUnknownVariableType]
             for r in items:
-                cls = cast("type[Any]", type(r))
+                cls: type[Any] = r.__class__
                 if callable(getattr(cls, "forge_tools", None)):
                     classes[cls] = None
         if not classes:

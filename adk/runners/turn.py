@@ -406,8 +406,8 @@ class TurnRunner:
             )
 
         ctx = TurnContext(
-            controller=cast("AbortController", controller),
-            stash=Registry(cast("Mapping[str, Any] | None", stash)),
+            controller=controller,  # pyright: ignore[reportArgumentType]
+            stash=Registry(stash),  # pyright: ignore[reportUnknownArgumentType]
             system_prompt=prompt,
             standing_instructions=RecordSet(instructions),
             tools=ToolRegistry(self._tools),
