@@ -42,6 +42,12 @@ class RecordSet(Generic[T]):
         """Remove every record."""
         self._items.clear()
 
+    def copy(self) -> RecordSet[T]:
+        """A new set with the same records in the same order (records are shared)."""
+        clone: RecordSet[T] = RecordSet.__new__(RecordSet)  # pyright: ignore[reportUnknownVariableType]
+        clone._items = self._items.copy()
+        return clone
+
     def _replace(self, items: Iterable[T]) -> None:
         self._items = dict.fromkeys(items)
 

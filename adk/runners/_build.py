@@ -157,6 +157,13 @@ def check_dispatch_input(
     return inp, out, listeners
 
 
+def _copy_set(items: Any) -> RecordSet[Any]:
+    if isinstance(items, RecordSet):
+        source: RecordSet[Any] = items  # pyright: ignore[reportUnknownVariableType]
+        return source.copy()
+    return RecordSet(items)
+
+
 def build_derived(source: Any) -> DispatchContext:
     """Snapshot a turn into a new context; persistence and gates delegate to the turn."""
     controller = AbortController()
@@ -165,8 +172,8 @@ def build_derived(source: Any) -> DispatchContext:
         controller=controller,
         stash=source.stash.copy(),
         system_prompt=source.system_prompt,
-        standing_instructions=RecordSet(source.standing_instructions),
-        sets={kind: RecordSet(getattr(source, SET_NAMES[kind])) for kind in RECORD_KINDS},
+        standing_instructions=_copy_set(source.standing_instructions),
+        sets={kind: _copy_set(getattr(source, SET_NAMES[kind])) for kind in RECORD_KINDS},
         tools=ToolRegistry(source.tools.all()),
         # A real TurnContext: call its callbacks directly with it as first argument (what
         # its own methods do, minus a coroutine layer); anything else: its methods.

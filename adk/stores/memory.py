@@ -13,6 +13,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from adk.primitives.registry import Registry
+
 if TYPE_CHECKING:
     from adk.contracts.store import ConduitBytes
     from adk.primitives.memory import Memory
@@ -41,7 +43,12 @@ class _Conversation:
 def _default_key(ctx: Any) -> str:
     stash = getattr(ctx, "stash", None)
     if stash is not None:
-        key = stash.get("conversation_id")
+        # A Registry's values are read without the defensive copy: a str is immutable.
+        key: Any = (
+            stash._data.get("conversation_id")
+            if type(stash) is Registry
+            else stash.get("conversation_id")
+        )
         if isinstance(key, str) and key:
             return key
     return "default"
