@@ -24,70 +24,16 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import json
 import pstats
-import statistics
-import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from _common import ANSWER, add_tool, measure
+
 import adk
 from adk.runners.turn import FUNCTIONAL_EVENTS, OBSERVABILITY_EVENTS
-
-ANSWER = "The sum is 5"
-
-
-def make_plain() -> Callable[[], Awaitable[str]]:
-    async def add(a: int, b: int) -> int:
-        return a + b
-
-    tools = {"add": add}
-
-    async def model(messages: list[dict[str, Any]]) -> dict[str, Any]:
-        last = messages[-1]
-        if last["role"] == "tool":
-            return {"role": "assistant", "content": f"The sum is {last['content']}"}
-        return {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [{"id": "call_1", "name": "add", "arguments": '{"a": 2, "b": 3}'}],
-        }
-
-    async def run() -> str:
-        messages: list[dict[str, Any]] = [{"role": "user", "content": "What is 2 + 3?"}]
-        for _ in range(8):
-            reply = await model(messages)
-            messages.append(reply)
-            calls = reply.get("tool_calls")
-            if not calls:
-                return reply["content"]
-            for call in calls:
-                result = await tools[call["name"]](**json.loads(call["arguments"]))
-                messages.append(
-                    {"role": "tool", "tool_call_id": call["id"], "content": str(result)}
-                )
-        raise RuntimeError("max turns")
-
-    return run
-
-
-def add_tool() -> adk.Tool:
-    async def handler(args: Any, ctx: Any, meta: Any) -> str:
-        return str(args["a"] + args["b"])
-
-    return adk.Tool(
-        name="add",
-        description="Add two integers.",
-        input_schema={
-            "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
-            "additionalProperties": False,
-        },
-        handler=handler,
-    )
 
 
 async def executor(ctx: adk.DispatchContext, helpers: adk.DispatchExecutorHelpers) -> None:
@@ -158,45 +104,6 @@ def make_adk() -> Callable[[], Awaitable[str]]:
     return run
 
 
-def measure(n: int, warmup: int = 200) -> dict[str, float]:
-    """Time turns exactly as ``bench_peers.py`` does: one ``run_until_complete`` per run."""
-    plain, turn = make_plain(), make_adk()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
-    def one(run: Callable[[], Awaitable[str]]) -> int:
-        t0 = time.perf_counter_ns()
-        out = loop.run_until_complete(run())
-        elapsed = time.perf_counter_ns() - t0
-        assert "5" in out
-        return elapsed
-
-    def calibrate() -> int:
-        t0 = time.perf_counter_ns()
-        for _ in range(10):
-            loop.run_until_complete(plain())
-        return (time.perf_counter_ns() - t0) // 10
-
-    for _ in range(warmup):
-        one(turn)
-        calibrate()
-    gc.collect()
-    times = [one(turn) for _ in range(n)]
-    floor_times: list[int] = []
-    ratios: list[float] = []
-    for _ in range(n):
-        t_adk = one(turn)
-        t_floor = calibrate()
-        floor_times.append(t_floor)
-        ratios.append(t_adk / t_floor)
-    loop.close()
-    return {
-        "adk_us": statistics.median(times) / 1000,
-        "floor_us": statistics.median(floor_times) / 1000,
-        "ratio": statistics.median(ratios),
-    }
-
-
 async def memory_per_suspended_turn(turns: int) -> float:
     """Peak traced bytes per turn with ``turns`` turns all suspended in ``wait_for``."""
     gates: list[Any] = []
@@ -239,7 +146,7 @@ def main() -> None:
         prof.runcall(asyncio.run, many())
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         return
-    result = measure(args.n)
+    result = measure(make_adk(), args.n)
     per_turn = asyncio.run(memory_per_suspended_turn(args.turns))
     print(f"asyncio, n={args.n}, one event-loop run per turn (as bench_peers.py)")
     print(f"adk turn (2+2 mw, 2 iterations, all events heard): {result['adk_us']:.1f} µs")
