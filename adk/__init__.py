@@ -52,7 +52,13 @@ from adk.primitives import (
     tool,
     tool_call_checksum,
 )
-from adk.primitives.codec import decode, encode
+from adk.primitives.codec import (
+    decode,
+    encode,
+    register_codec,
+    register_evaluator,
+    register_handler,
+)
 from adk.runners.abort import AbortController, AbortSignal
 from adk.runners.dispatch import DispatchRunner
 from adk.runners.gate import TurnGate
@@ -111,6 +117,9 @@ __all__ = (
     "canonical_json",
     "decode",
     "encode",
+    "register_codec",
+    "register_evaluator",
+    "register_handler",
     "register_token_estimator",
     "run_onion",
     "tool",
