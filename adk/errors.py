@@ -513,6 +513,153 @@ def extra_missing(extra: str, module: str) -> AdkError:
     )
 
 
+# --- provider batteries (issue 5; owned by adk/batteries) --------------------------------
+# Failures of a model provider, translated by the provider executors (BATTERIES.md §3.7).
+# Every code subclasses ``E_PROVIDER_ERROR`` (catch that for all of them) and mixes in
+# :class:`ProviderErrorInfo` (the provider's status, detail and ``Retry-After`` hint).
+
+
+class ProviderErrorInfo:
+    """What a provider error carries besides the ADK fields (mixed into ``E_PROVIDER_*``).
+
+    Set by :func:`provider_error`; the class defaults below apply otherwise.
+
+    Attributes:
+        provider: The provider label (e.g. ``"openai"``), or ``None``.
+        provider_status: The provider's HTTP status; ``0`` when no HTTP answer arrived
+            (connection failure, timeout, cut stream).
+        detail: The provider's own error text with secrets redacted, or ``None``.
+        retry_after: The server's ``Retry-After`` hint in seconds, or ``None``.
+        retryable: Whether retrying may help (a class constant).
+    """
+
+    provider: str | None = None
+    provider_status: int = 0
+    detail: str | None = None
+    retry_after: float | None = None
+    retryable: ClassVar[bool] = False
+
+
+class E_PROVIDER_RATE_LIMITED(E_PROVIDER_ERROR, ProviderErrorInfo):
+    """The provider refused the request for rate or quota limits (HTTP 429); retryable.
+
+    Status 429, not fatal.
+    """
+
+    code: ClassVar[str] = "E_PROVIDER_RATE_LIMITED"
+    default_status: ClassVar[int] = 429
+    template: ClassVar[str] = "the model provider is rate limiting requests"
+    retryable: ClassVar[bool] = True
+
+
+class E_PROVIDER_AUTHENTICATION(E_PROVIDER_ERROR, ProviderErrorInfo):
+    """The provider refused the credentials (HTTP 401/403). Status 401, fatal."""
+
+    code: ClassVar[str] = "E_PROVIDER_AUTHENTICATION"
+    default_status: ClassVar[int] = 401
+    default_fatal: ClassVar[bool] = True
+    template: ClassVar[str] = "the model provider refused the credentials"
+
+
+class E_PROVIDER_BAD_REQUEST(E_PROVIDER_ERROR, ProviderErrorInfo):
+    """The provider rejected the request (HTTP 400/404/409/422). Status 400, not fatal."""
+
+    code: ClassVar[str] = "E_PROVIDER_BAD_REQUEST"
+    default_status: ClassVar[int] = 400
+    template: ClassVar[str] = "the model provider rejected the request"
+
+
+class E_PROVIDER_CONTEXT_OVERFLOW(E_PROVIDER_ERROR, ProviderErrorInfo):
+    """The prompt does not fit the model's context window. Status 413, not fatal."""
+
+    code: ClassVar[str] = "E_PROVIDER_CONTEXT_OVERFLOW"
+    default_status: ClassVar[int] = 413
+    template: ClassVar[str] = "the prompt exceeds the model's context window"
+
+
+class E_PROVIDER_SERVER_ERROR(E_PROVIDER_ERROR, ProviderErrorInfo):
+    """The provider failed (HTTP 5xx) or could not be reached; retryable. Status 502."""
+
+    code: ClassVar[str] = "E_PROVIDER_SERVER_ERROR"
+    default_status: ClassVar[int] = 502
+    template: ClassVar[str] = "the model provider failed"
+    retryable: ClassVar[bool] = True
+
+
+class E_PROVIDER_TIMEOUT(E_PROVIDER_ERROR, ProviderErrorInfo):
+    """The request timed out or the stream stalled; retryable. Status 504, not fatal."""
+
+    code: ClassVar[str] = "E_PROVIDER_TIMEOUT"
+    default_status: ClassVar[int] = 504
+    template: ClassVar[str] = "the model provider timed out"
+    retryable: ClassVar[bool] = True
+
+
+class E_PROVIDER_MALFORMED_STREAM(E_PROVIDER_ERROR, ProviderErrorInfo):
+    """The response stream was cut or could not be parsed. Status 502, not fatal.
+
+    Never retried automatically: part of the answer may already have been reported.
+    """
+
+    code: ClassVar[str] = "E_PROVIDER_MALFORMED_STREAM"
+    default_status: ClassVar[int] = 502
+    template: ClassVar[str] = "the model provider's response stream was cut or malformed"
+
+
+E_INVALID_PROVIDER_OPTIONS = _code(
+    "E_INVALID_PROVIDER_OPTIONS",
+    "invalid provider executor options",
+    500,
+    True,
+    "A provider executor (``adk.batteries``) was constructed with bad options.",
+)
+
+E_SCRIPT_EXHAUSTED = _code(
+    "E_SCRIPT_EXHAUSTED",
+    "the scripted executor has no step left for this iteration",
+    500,
+    False,
+    "``adk.testing.ScriptedExecutor`` was called more times than it has steps.",
+)
+
+
+def provider_error(
+    cls: type[AdkError],
+    message: str,
+    *,
+    provider: str | None,
+    provider_status: int = 0,
+    detail: str | None = None,
+    retry_after: float | None = None,
+    cause: BaseException | None = None,
+) -> AdkError:
+    """Build an ``E_PROVIDER_*`` error with its :class:`ProviderErrorInfo` fields set.
+
+    Args:
+        cls: One of the ``E_PROVIDER_*`` classes above (mixing in ProviderErrorInfo).
+        message: The message (``str(err)`` is ``"<code>: <message>"``).
+        provider: The provider label.
+        provider_status: The provider's HTTP status (0 when none).
+        detail: The provider's error text, already redacted.
+        retry_after: The ``Retry-After`` hint in seconds.
+        cause: The original error (``__cause__``).
+
+    Returns:
+        The error (not raised).
+    """
+    err = cls(message=message, cause=cause)
+    if not isinstance(err, ProviderErrorInfo):
+        raise TypeError(f"{cls.__name__} is not a provider error class")
+    err.provider = provider
+    err.provider_status = provider_status
+    err.detail = detail
+    err.retry_after = retry_after
+    return err
+
+
+# --- end provider batteries ----------------------------------------------------------------
+
+
 CODES: dict[str, type[AdkError]] = {
     cls.code: cls
     for cls in list(globals().values())
