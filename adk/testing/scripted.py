@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-import uuid6
-
 from adk.batteries._render import text_of
 from adk.batteries._tools import RequestedCall, run_tool_calls
 from adk.contracts.dispatch_context import DispatchContext
 from adk.errors import E_SCRIPT_EXHAUSTED
 from adk.primitives import Message, Thought
+from adk.primitives.ids import new_id
 from adk.runners.helpers import DispatchExecutorHelpers
 
 __all__ = [
@@ -227,7 +226,7 @@ class ScriptedExecutor:
             await self._message(ctx, helpers, step.text)
         if isinstance(step, ToolStep):
             calls = [
-                RequestedCall(id=c.id or str(uuid6.uuid6()), tool=c.tool, arguments=c.args)
+                RequestedCall(id=c.id or new_id(), tool=c.tool, arguments=c.args)
                 for c in step.calls
             ]
             await run_tool_calls(ctx, helpers, calls, concurrent=self.concurrent_tools)
@@ -237,7 +236,7 @@ class ScriptedExecutor:
 
     @staticmethod
     async def _thought(ctx: DispatchContext, helpers: DispatchExecutorHelpers, text: str) -> None:
-        tid = str(uuid6.uuid6())
+        tid = new_id()
         start = datetime.now(UTC)
         helpers.report_thought(tid, text, is_complete=True)
         await ctx.store_thought(
@@ -246,7 +245,7 @@ class ScriptedExecutor:
 
     @staticmethod
     async def _message(ctx: DispatchContext, helpers: DispatchExecutorHelpers, text: str) -> None:
-        mid = str(uuid6.uuid6())
+        mid = new_id()
         start = datetime.now(UTC)
         words = _words(text)
         for i, word in enumerate(words):

@@ -20,39 +20,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-import anyio
-import msgspec
 import openai
-import uuid6
 from openai import AsyncOpenAI
 
-from adk.batteries._errors import class_for, detail_of, redact, translate_sdk_error
-from adk.batteries._render import (
-    is_self,
-    render_foreign,
-    render_system,
-    render_thought,
-    render_tool_result,
-    text_of,
-    timeline,
-)
-from adk.batteries._retry import RetryPolicy, run_with_retry
-from adk.batteries._sse import read_sse
-from adk.batteries._tools import RequestedCall, run_tool_calls
+from adk.batteries._common import check_options, utcnow
+from adk.batteries._errors import translate_sdk_error
+from adk.batteries._executor import Outcome, StreamingExecutor, decode_object
+from adk.batteries._retry import RetryPolicy
+from adk.batteries._tools import RequestedCall
+from adk.batteries.openai._render import render_messages
+from adk.batteries.openai._stream import ChatGeneration, on_chunk, stream_error
 from adk.batteries.schemas import render_tools
 from adk.contracts.dispatch_context import DispatchContext
-from adk.errors import (
-    E_INVALID_PROVIDER_OPTIONS,
-    E_PROVIDER_MALFORMED_STREAM,
-    AdkError,
-    is_abort_error,
-    provider_error,
-)
-from adk.primitives import Message, Thought, ToolCall
+from adk.errors import E_PROVIDER_MALFORMED_STREAM, AdkError, provider_error
+from adk.primitives import Message, Thought
+from adk.primitives.ids import new_id
 from adk.runners.helpers import DispatchExecutorHelpers
 
 __all__ = ["OpenAIChatExecutor", "render_messages", "translate_error"]
@@ -82,130 +66,7 @@ def translate_error(
     return translate_sdk_error(exc, openai, provider=provider, secrets=secrets)
 
 
-def _tool_call_param(call: ToolCall) -> dict[str, Any]:
-    arguments = msgspec.json.encode(dict(call.args)).decode()
-    return {
-        "id": call.id,
-        "type": "function",
-        "function": {"name": call.tool, "arguments": arguments},
-    }
-
-
-def render_messages(ctx: DispatchContext, *, self_identity: str = "assistant") -> list[Any]:
-    """Render the dispatch context as chat-completions ``messages``.
-
-    1. One ``system`` message: system prompt, standing instructions, memories and
-       retrievables (trust tiers as tagged envelopes; see ``adk.batteries._render``);
-       left out when all are empty.
-    2. The timeline (messages, plain-text thoughts, complete tool calls by
-       ``created_at``): user messages as ``user`` turns (a non-default identity in a
-       ``<message from=…>`` envelope); the agent's own text and ``<self_reasoning>``
-       thoughts folded into one ``assistant`` turn with the ``tool_calls`` that follow
-       them; each call's result as a ``tool`` message right after, in request order;
-       other agents' messages as ``user`` turns in a ``<peer_agent_output>`` envelope.
-
-    Args:
-        ctx: The dispatch context.
-        self_identity: The identifier of the agent's own identity.
-
-    Returns:
-        A list of message dicts accepted by ``ChatCompletionMessageParam``.
-    """
-    messages: list[Any] = []
-    system = render_system(ctx)
-    if system:
-        messages.append({"role": "system", "content": system})
-    text: list[str] = []
-    calls: list[ToolCall] = []
-
-    def flush() -> None:
-        if not text and not calls:
-            return
-        turn: dict[str, Any] = {"role": "assistant", "content": "\n\n".join(text) or None}
-        if calls:
-            turn["tool_calls"] = [_tool_call_param(c) for c in calls]
-        messages.append(turn)
-        for c in calls:
-            tool = ctx.tools.get(c.tool)
-            trusted = bool(tool is not None and tool.trusted)
-            messages.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": c.id,
-                    "content": render_tool_result(c, trusted=trusted, ctx=ctx),
-                }
-            )
-        text.clear()
-        calls.clear()
-
-    for item in timeline(ctx):
-        if isinstance(item, ToolCall):
-            calls.append(item)
-            continue
-        if calls:
-            flush()
-        if isinstance(item, Message):
-            if item.role == "user":
-                flush()
-                own_role = str(item.identity.identifier) == "user"
-                content = text_of(item.content, ctx) if own_role else render_foreign(item, ctx)
-                messages.append({"role": "user", "content": content})
-            elif is_self(item.identity, self_identity):
-                body = text_of(item.content, ctx)
-                if body:
-                    text.append(body)
-            else:
-                flush()
-                messages.append({"role": "user", "content": render_foreign(item, ctx)})
-        elif is_self(item.identity, self_identity):
-            text.append(render_thought(item, ctx))
-    flush()
-    return messages
-
-
-@dataclass(slots=True)
-class _PendingCall:
-    id: str
-    created_at: datetime
-    name: str = ""
-    arguments: str = ""
-
-
-@dataclass(slots=True)
-class _Generation:
-    message_id: str
-    thought_id: str
-    text: str = ""
-    text_started: datetime | None = None
-    reasoning: str = ""
-    reasoning_started: datetime | None = None
-    calls: dict[int, _PendingCall] = field(default_factory=dict[int, _PendingCall])
-    finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
-    model: str | None = None
-    done: bool = False
-    error: AdkError | None = None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _get(value: Any, key: str) -> Any:
-    """``value[key]`` when ``value`` is a JSON object, else ``None``."""
-    if isinstance(value, dict):
-        return cast(dict[str, Any], value).get(key)
-    return None
-
-
-def _items(value: Any) -> list[Any]:
-    """``value`` when it is a JSON array, else ``[]``."""
-    if isinstance(value, list):
-        return cast(list[Any], value)
-    return []
-
-
-class OpenAIChatExecutor:
+class OpenAIChatExecutor(StreamingExecutor[ChatGeneration, AsyncOpenAI]):
     """A dispatch executor calling an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Per iteration (the runner calls it once per iteration) it:
@@ -288,38 +149,43 @@ class OpenAIChatExecutor:
         provider: str = "openai",
         on_request: Callable[[dict[str, Any]], object] | None = None,
     ) -> None:
-        bad: list[str] = []
-        if not isinstance(model, str) or not model:  # pyright: ignore[reportUnnecessaryIsInstance]
-            bad.append("model must be a non-empty str")
+        specific: list[str] = []
         if temperature is not None and not 0 <= temperature <= 2:
-            bad.append("temperature must be in [0, 2]")
+            specific.append("temperature must be in [0, 2]")
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):  # pyright: ignore[reportUnnecessaryIsInstance]
-            bad.append("max_tokens must be an int >= 1")
-        if not timeout > 0:
-            bad.append("timeout must be > 0 seconds")
-        if stream_idle_timeout is not None and not stream_idle_timeout > 0:
-            bad.append("stream_idle_timeout must be > 0 seconds or None")
-        if retry is not None and not isinstance(retry, RetryPolicy):  # pyright: ignore[reportUnnecessaryIsInstance]
-            bad.append("retry must be a RetryPolicy")
-        if client is None and api_key is None:
-            api_key = os.environ.get("OPENAI_API_KEY")
-            if api_key is None:
-                if base_url is None and not os.environ.get("OPENAI_BASE_URL"):
-                    bad.append("api_key is required for the default OpenAI endpoint")
-                api_key = _NO_KEY
-        if bad:
-            raise E_INVALID_PROVIDER_OPTIONS(
-                message="invalid OpenAIChatExecutor options: " + "; ".join(bad)
-            )
+            specific.append("max_tokens must be an int >= 1")
+        api_key = check_options(
+            "OpenAIChatExecutor",
+            model=model,
+            specific=specific,
+            timeout=timeout,
+            stream_idle_timeout=stream_idle_timeout,
+            retry=retry,
+            api_key=api_key,
+            client_given=client is not None,
+            env_key="OPENAI_API_KEY",
+            has_endpoint=base_url is not None or bool(os.environ.get("OPENAI_BASE_URL")),
+            endpoint="OpenAI",
+            placeholder=_NO_KEY,
+        )
         if client is None:
             client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0)
         else:
             client = client.with_options(max_retries=0)
-        self._client = client
-        self._secrets: tuple[str, ...] = tuple(
-            s for s in (api_key, getattr(client, "api_key", None)) if isinstance(s, str)
+        self._configure(
+            client,
+            api_key,
+            model=model,
+            auto_ack=auto_ack,
+            retry=retry,
+            timeout=timeout,
+            stream_idle_timeout=stream_idle_timeout,
+            concurrent_tools=concurrent_tools,
+            extra_body=extra_body,
+            extra_headers=extra_headers,
+            provider=provider,
+            on_request=on_request,
         )
-        self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.top_p = top_p
@@ -327,36 +193,6 @@ class OpenAIChatExecutor:
         self.seed = seed
         self.tool_choice = tool_choice
         self.parallel_tool_calls = parallel_tool_calls
-        self.auto_ack = auto_ack
-        self.retry = retry if retry is not None else RetryPolicy()
-        self.timeout = timeout
-        self.stream_idle_timeout = stream_idle_timeout
-        self.concurrent_tools = concurrent_tools
-        self.extra_body = dict(extra_body) if extra_body else None
-        self.extra_headers = dict(extra_headers) if extra_headers else None
-        self.provider = provider
-        self.on_request = on_request
-
-    def __repr__(self) -> str:
-        return f"OpenAIChatExecutor(model={self.model!r}, base_url={str(self._client.base_url)!r})"
-
-    @property
-    def client(self) -> AsyncOpenAI:
-        """The SDK client in use (with SDK retries off)."""
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the SDK client's connections (also a client passed in: it is shared).
-
-        Use ``async with OpenAIChatExecutor(...) as executor:`` to close automatically.
-        """
-        await self._client.close()
-
-    async def __aenter__(self) -> OpenAIChatExecutor:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def build_request(self, ctx: DispatchContext) -> dict[str, Any]:
         """The keyword arguments of ``chat.completions.create`` for this iteration.
@@ -398,232 +234,55 @@ class OpenAIChatExecutor:
             request["stop"] = self.stop if isinstance(self.stop, str) else list(self.stop)
         return request
 
-    async def __call__(self, ctx: DispatchContext, helpers: DispatchExecutorHelpers) -> None:
-        """Run one iteration (see the class docstring).
+    def _build(self, ctx: DispatchContext, helpers: DispatchExecutorHelpers) -> dict[str, Any]:
+        return self.build_request(ctx)
 
-        Args:
-            ctx: The dispatch context.
-            helpers: The dispatch's executor helpers.
+    def _create(self) -> Callable[..., Any]:
+        return self._client.chat.completions.with_streaming_response.create
 
-        Raises:
-            Exception: only what the context's persistence callbacks or ``ack`` raise;
-                provider failures nack instead.
-        """
-        if ctx.abort_signal.aborted:
-            return
-        request = self.build_request(ctx)
-        if self.on_request is not None:
-            try:
-                self.on_request(request)
-            except Exception as exc:
-                helpers.log.warn(
-                    kind="listener-error",
-                    message=f"on_request raised {type(exc).__name__}: {exc}",
-                )
-        try:
-            gen = await self._generate(ctx, helpers, request)
-        except Exception as exc:
-            if is_abort_error(exc) or ctx.abort_signal.aborted:
-                return
-            err = translate_error(exc, provider=self.provider, secrets=self._secrets)
-            helpers.log.error(
-                kind="provider-error",
-                message=str(err),
-                payload={
-                    "code": err.code,
-                    "provider_status": getattr(err, "provider_status", None),
-                },
-            )
-            if not ctx.is_signalled:
-                ctx.nack(err)
-            return
-        await self._finish(ctx, helpers, gen)
+    def _translate(self, exc: BaseException) -> AdkError:
+        return translate_error(exc, provider=self.provider, secrets=self._secrets)
 
-    async def _open(self, request: dict[str, Any]) -> tuple[Any, Any]:
-        """Send the request; returns ``(context_manager, response)`` once headers arrive."""
-        create = cast(
-            Callable[..., Any], self._client.chat.completions.with_streaming_response.create
-        )
-        manager: Any = create(
-            **request,
-            timeout=self.timeout,
-            extra_body=self.extra_body,
-            extra_headers=self.extra_headers,
-        )
-        try:
-            response: Any = await manager.__aenter__()
-        except Exception as exc:
-            if is_abort_error(exc):
-                raise
-            raise translate_error(exc, provider=self.provider, secrets=self._secrets) from exc
-        return manager, response
+    def _new_generation(self) -> ChatGeneration:
+        return ChatGeneration(message_id=new_id(), thought_id=new_id())
 
-    async def _generate(
-        self, ctx: DispatchContext, helpers: DispatchExecutorHelpers, request: dict[str, Any]
-    ) -> _Generation:
-        def on_retry(n: int, delay: float, exc: BaseException) -> None:
-            helpers.log.warn(
-                kind="retry-attempt",
-                message=f"retry {n} in {delay:.3f}s after {exc}",
-                payload={"retry": n, "delay_s": delay, "code": getattr(exc, "code", None)},
-            )
+    def _decode(self, gen: ChatGeneration, payload: str) -> dict[str, Any] | None:
+        if payload.strip() == "[DONE]":
+            gen.ended = True
+            return None
+        return decode_object(payload)
 
-        manager, response = await run_with_retry(
-            lambda: self._open(request),
-            self.retry,
-            is_aborted=lambda: ctx.abort_signal.aborted,
-            on_retry=on_retry,
-        )
-        gen = _Generation(message_id=str(uuid6.uuid6()), thought_id=str(uuid6.uuid6()))
-        try:
-            await self._read(helpers, gen, response)
-        finally:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await manager.__aexit__(None, None, None)
-                except Exception:  # closing a broken stream may fail again
-                    pass
-        if gen.error is not None:
-            raise gen.error
-        if gen.finish_reason is None:
+    def _check_complete(self, gen: ChatGeneration, complete: bool) -> None:
+        if not complete and not gen.ended:
             raise provider_error(
-                E_PROVIDER_MALFORMED_STREAM,
-                "the model provider's stream ended before a finish_reason"
-                + (" (no [DONE])" if not gen.done else ""),
-                provider=self.provider,
-            )
-        return gen
-
-    async def _read(
-        self, helpers: DispatchExecutorHelpers, gen: _Generation, response: Any
-    ) -> None:
-        """Parse the SSE body to EOF (see ``adk.batteries._sse``).
-
-        After ``[DONE]``, a malformed event or an ``error`` event the rest is drained; the
-        caller raises ``gen.error``.
-        """
-
-        def on_event(kind: str | None, payload: str) -> None:
-            if gen.error is not None or gen.done:
-                return  # draining
-            if payload.strip() == "[DONE]":
-                gen.done = True
-                return
-            try:
-                chunk: Any = msgspec.json.decode(payload)
-                if not isinstance(chunk, dict):
-                    raise ValueError(f"expected a JSON object, got {type(chunk).__name__}")
-            except (ValueError, msgspec.DecodeError) as exc:
-                gen.error = provider_error(
-                    E_PROVIDER_MALFORMED_STREAM,
-                    f"the model provider sent an unparsable stream event: {exc}",
-                    provider=self.provider,
-                    detail=redact(payload[:500], self._secrets),
-                    cause=exc,
-                )
-                return
-            chunk = cast(dict[str, Any], chunk)
-            if "error" in chunk or kind == "error":
-                gen.error = self._stream_error(chunk)
-                return
-            try:
-                self._on_chunk(helpers, gen, chunk)
-            except (TypeError, AttributeError, KeyError, ValueError) as exc:
-                gen.error = provider_error(
-                    E_PROVIDER_MALFORMED_STREAM,
-                    f"the model provider sent a chunk of an unexpected shape: {exc}",
-                    provider=self.provider,
-                    detail=redact(payload[:500], self._secrets),
-                    cause=exc,
-                )
-
-        complete = await read_sse(
-            response,
-            on_event,
-            idle_timeout=self.stream_idle_timeout,
-            provider=self.provider,
-            translate=lambda exc: translate_error(
-                exc, provider=self.provider, secrets=self._secrets
-            ),
-        )
-        if not complete and gen.error is None and not gen.done:
-            gen.error = provider_error(
                 E_PROVIDER_MALFORMED_STREAM,
                 "the model provider's stream ended inside an event",
                 provider=self.provider,
             )
+        if gen.finish_reason is None:
+            raise provider_error(
+                E_PROVIDER_MALFORMED_STREAM,
+                "the model provider's stream ended before a finish_reason"
+                + (" (no [DONE])" if not gen.ended else ""),
+                provider=self.provider,
+            )
 
-    def _stream_error(self, chunk: dict[str, Any]) -> AdkError:
-        body: Any = chunk.get("error", chunk)
-        code: object = _get(body, "code")
-        status = code if isinstance(code, int) and 100 <= code <= 599 else 0
-        detail = redact(detail_of(cast(object, body), "error event in the stream"), self._secrets)
-        return provider_error(
-            class_for(status or 500, detail),
-            f"the model provider reported an error in the stream: {detail}",
-            provider=self.provider,
-            provider_status=status,
-            detail=detail,
-        )
-
-    def _on_chunk(
-        self, helpers: DispatchExecutorHelpers, gen: _Generation, chunk: dict[str, Any]
+    def _on_event(
+        self,
+        helpers: DispatchExecutorHelpers,
+        gen: ChatGeneration,
+        kind: str | None,
+        event: dict[str, Any],
     ) -> None:
-        usage = _get(chunk, "usage")
-        if isinstance(usage, dict):
-            gen.usage = cast(dict[str, Any], usage)
-        model = _get(chunk, "model")
-        if isinstance(model, str) and model:
-            gen.model = model
-        for choice in _items(_get(chunk, "choices")):
-            if _get(choice, "index") not in (0, None):
-                continue
-            delta = _get(choice, "delta")
-            reasoning = _get(delta, "reasoning_content") or _get(delta, "reasoning")
-            if isinstance(reasoning, str) and reasoning:
-                if gen.reasoning_started is None:
-                    gen.reasoning_started = _now()
-                gen.reasoning += reasoning
-                helpers.report_thought(gen.thought_id, reasoning)
-            content = _get(delta, "content")
-            if isinstance(content, str) and content:
-                if gen.text_started is None:
-                    gen.text_started = _now()
-                gen.text += content
-                helpers.report_message(gen.message_id, content)
-            for tc in _items(_get(delta, "tool_calls")):
-                index = _get(tc, "index")
-                if not isinstance(index, int):
-                    index = len(gen.calls)
-                pending = gen.calls.get(index)
-                if pending is None:
-                    call_id = _get(tc, "id")
-                    pending = gen.calls[index] = _PendingCall(
-                        id=call_id if isinstance(call_id, str) and call_id else str(uuid6.uuid6()),
-                        created_at=_now(),
-                    )
-                fn = _get(tc, "function")
-                name = _get(fn, "name")
-                if isinstance(name, str) and name:
-                    pending.name += name
-                arguments = _get(fn, "arguments")
-                if isinstance(arguments, str) and arguments:
-                    pending.arguments += arguments
-                elif isinstance(arguments, dict):  # some servers send parsed objects
-                    pending.arguments = msgspec.json.encode(arguments).decode()
-                helpers.report_tool_call(
-                    pending.id, tool=pending.name or None, args=pending.arguments
-                )
-            finish = _get(choice, "finish_reason")
-            if isinstance(finish, str) and finish:
-                gen.finish_reason = finish
+        if "error" in event or kind == "error":
+            gen.error = stream_error(event, provider=self.provider, secrets=self._secrets)
+            return
+        on_chunk(helpers, gen, event)
 
-    async def _finish(
-        self, ctx: DispatchContext, helpers: DispatchExecutorHelpers, gen: _Generation
-    ) -> None:
+    def _outcome(self, gen: ChatGeneration) -> Outcome:
         usage = gen.usage or {}
-        helpers.report_generation_stats(
-            {
+        outcome = Outcome(
+            stats={
                 "provider": self.provider,
                 "model": gen.model or self.model,
                 "prompt_tokens": usage.get("prompt_tokens"),
@@ -633,34 +292,31 @@ class OpenAIChatExecutor:
                 "raw": gen.usage,
             }
         )
-        now = _now()
+        now = utcnow()
         if gen.reasoning_started is not None:
-            helpers.report_thought(gen.thought_id, "", is_complete=True)
-            await ctx.store_thought(
-                Thought(
-                    id=gen.thought_id,
-                    content=gen.reasoning,
-                    created_at=gen.reasoning_started,
-                    updated_at=now,
-                )
+            thought = Thought(
+                id=gen.thought_id,
+                content=gen.reasoning,
+                created_at=gen.reasoning_started,
+                updated_at=now,
             )
+            outcome.thoughts.append((thought, True))
         if gen.text_started is not None:
-            helpers.report_message(gen.message_id, "", is_complete=True)
-            await ctx.store_message(
-                Message(
-                    id=gen.message_id,
-                    role="assistant",
-                    content=gen.text,
-                    created_at=gen.text_started,
-                    updated_at=now,
-                )
+            outcome.message = Message(
+                id=gen.message_id,
+                role="assistant",
+                content=gen.text,
+                created_at=gen.text_started,
+                updated_at=now,
             )
         if gen.finish_reason == "length":
-            helpers.log.warn(
-                kind="generation-truncated",
-                message="the model stopped at the token limit (finish_reason=length)",
+            outcome.warnings.append(
+                (
+                    "generation-truncated",
+                    "the model stopped at the token limit (finish_reason=length)",
+                )
             )
-        calls = [
+        outcome.calls = [
             RequestedCall(
                 id=p.id,
                 tool=p.name or "unnamed_tool",
@@ -669,10 +325,6 @@ class OpenAIChatExecutor:
             )
             for _, p in sorted(gen.calls.items())
         ]
-        if calls:
-            await run_tool_calls(ctx, helpers, calls, concurrent=self.concurrent_tools)
-            return
-        if gen.text_started is None and gen.reasoning_started is None:
-            helpers.log.warn(kind="empty-generation", message="the model returned no output")
-        if self.auto_ack and not ctx.is_signalled:
-            ctx.ack()
+        if not outcome.calls and gen.text_started is None and gen.reasoning_started is None:
+            outcome.warnings.append(("empty-generation", "the model returned no output"))
+        return outcome
