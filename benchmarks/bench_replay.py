@@ -4,7 +4,8 @@ Prints:
 * replayed turns per second over a corpus of 1,000 recorded 2-iteration turns
   (target: >= 2,000 turns/s on one core), the corpus loaded before timing;
 * the recorder's overhead: time per recorded turn (trace written to disk, flush
-  included) divided by the time per unrecorded turn (target: <= 1.5x).
+  included) divided by the time per unrecorded turn (target: <= 1.5x), measured in
+  rounds that alternate the two (best round, and over all rounds).
 
 Run: ``python benchmarks/bench_replay.py [--turns 1000]``.
 """
@@ -22,6 +23,8 @@ import anyio
 
 import adk
 from adk.trace import ReplayExecutor, TraceRecorder, load
+
+ROUNDS = 5
 
 
 @adk.tool
@@ -78,22 +81,32 @@ async def main(turns: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         # --- recorder overhead ---------------------------------------------------------------
+        # Rounds alternate unrecorded and recorded turns (the machine may be noisy); each
+        # recorded round ends with ``flush()``, so its time includes writing every trace.
         plain = listen(adk.TurnRunner(executor=two_iterations, tools=[lookup]))
-        for _ in range(50):
-            await plain.run(system_prompt="s")
-        start = time.perf_counter()
-        for _ in range(turns):
-            await plain.run(system_prompt="s")
-        base = (time.perf_counter() - start) / turns
-
         recorder = TraceRecorder(directory)
         recorded = listen(recorder.runner(executor=two_iterations, tools=[lookup]))
-        start = time.perf_counter()
-        for _ in range(turns):
-            await recorder.run(recorded, system_prompt="s", stash={"n": 1})
-        await recorder.flush()
-        with_rec = (time.perf_counter() - start) / turns
+        for _ in range(50):
+            await plain.run(system_prompt="s")
+        per_round = max(1, turns // ROUNDS)
+        bases: list[float] = []
+        withs: list[float] = []
+        done = 0
+        while done < turns:
+            n = min(per_round, turns - done)
+            start = time.perf_counter()
+            for _ in range(n):
+                await plain.run(system_prompt="s")
+            bases.append((time.perf_counter() - start) / n)
+            start = time.perf_counter()
+            for _ in range(n):
+                await recorder.run(recorded, system_prompt="s", stash={"n": 1})
+            await recorder.flush()
+            withs.append((time.perf_counter() - start) / n)
+            done += n
         recorder.close()
+        base, with_rec = min(bases), min(withs)
+        mean_ratio = sum(withs) / sum(bases)
 
         # --- replay throughput ------------------------------------------------------------------
         corpus = [load(p) for p in sorted(directory.glob("*.jsonl"))]
@@ -115,8 +128,9 @@ async def main(turns: int) -> None:
         f"(target >= 2,000; {diverged} diverged)"
     )
     print(
-        f"recorder overhead: {with_rec / base:.2f}x ({base * 1e6:.0f} us unrecorded, "
-        f"{with_rec * 1e6:.0f} us recorded incl. write; target <= 1.5x)"
+        f"recorder overhead: {with_rec / base:.2f}x best round ({base * 1e6:.0f} us unrecorded, "
+        f"{with_rec * 1e6:.0f} us recorded incl. write), {mean_ratio:.2f}x over all "
+        f"{len(bases)} rounds (target <= 1.5x)"
     )
 
 

@@ -1,7 +1,8 @@
 """Traces: record any turn, replay it without a model, evaluate middleware on a corpus.
 
 * :class:`TraceRecorder` writes one versioned JSONL file per turn (format:
-  :mod:`adk.trace.format`);
+  :mod:`adk.trace.format`; capture on the event loop: :mod:`adk.trace.capture`; the
+  writer thread: :mod:`adk.trace.writer`);
 * :func:`load` reads one back as a typed :class:`Trace` (``E_TRACE_FORMAT`` naming the
   line on a bad file);
 * :class:`ReplayExecutor` plays a trace back as a dispatch executor, with recorded or
@@ -9,6 +10,7 @@
 * :func:`evaluate` replays a corpus through a candidate runner and runs checks.
 """
 
+from adk.trace.compare import normalize_events
 from adk.trace.evaluate import (
     Check,
     CheckResult,
@@ -24,11 +26,9 @@ from adk.trace.evaluate import (
     tool_called,
     tool_not_called,
 )
-from adk.trace.format import (
-    FORMAT_VERSION,
-    ErrorInfo,
-    GateInfo,
-    RecordedError,
+from adk.trace.format import FORMAT_VERSION, ErrorInfo, GateInfo, RecordedError
+from adk.trace.loader import load, loads
+from adk.trace.model import (
     Trace,
     TraceEvent,
     TraceGate,
@@ -36,11 +36,9 @@ from adk.trace.format import (
     TraceRecord,
     TraceResult,
     TraceSignal,
-    load,
-    loads,
 )
 from adk.trace.recorder import RecordingStore, Redactor, TraceRecorder
-from adk.trace.replay import Divergence, ReplayExecutor, ReplayExhausted, normalize_events
+from adk.trace.replay import Divergence, ReplayExecutor, ReplayExhausted
 
 __all__ = [
     "FORMAT_VERSION",

@@ -15,8 +15,11 @@ from typing import Any, Literal, cast
 import msgspec
 
 from adk.runners.turn import FUNCTIONAL_EVENTS, OBSERVABILITY_EVENTS, TurnResult, TurnRunner
-from adk.trace.format import ErrorInfo, Trace, load
-from adk.trace.replay import Divergence, ReplayExecutor, gate_info
+from adk.trace.compare import gate_info
+from adk.trace.format import ErrorInfo
+from adk.trace.loader import load
+from adk.trace.model import Trace
+from adk.trace.replay import Divergence, ReplayExecutor
 
 __all__ = [
     "Check",

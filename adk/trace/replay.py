@@ -33,17 +33,10 @@ from adk.errors import AbortError
 from adk.primitives.tokenizable import Tokenizable
 from adk.runners.gate import TurnGate
 from adk.runners.turn import TurnRunner
-from adk.trace.format import (
-    ErrorInfo,
-    GateInfo,
-    Trace,
-    TraceEntry,
-    TraceEvent,
-    TraceGate,
-    TraceRecord,
-    TraceSignal,
-)
-from adk.trace.recorder import _payload_encoder  # pyright: ignore[reportPrivateUsage]
+from adk.trace.compare import normalize_events
+from adk.trace.encoding import plain
+from adk.trace.format import ErrorInfo, GateInfo
+from adk.trace.model import Trace, TraceEntry, TraceEvent, TraceGate, TraceRecord, TraceSignal
 
 __all__ = ["Divergence", "ReplayExecutor", "ReplayExhausted", "normalize_events", "plain"]
 
@@ -74,11 +67,6 @@ class Divergence(msgspec.Struct, frozen=True, kw_only=True):
 
 class ReplayExhausted(Exception):
     """The replayed dispatch asked for more executor calls than the trace recorded."""
-
-
-def plain(value: Any) -> Any:
-    """``value`` as plain JSON data (exceptions as ErrorInfo dicts, primitives as envelopes)."""
-    return msgspec.json.decode(_payload_encoder.encode(value))
 
 
 class ReplayExecutor:
@@ -410,74 +398,3 @@ def _with_results(record: Any, live: Any) -> Any:
         return rebuilt
     except Exception:
         return record
-
-
-_TIME_KEYS: Final = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "completed_at",
-        "started_at",
-        "ended_at",
-        "duration_ms",
-        "emitted_at",
-        "settled_at",
-    }
-)
-_ID_KEYS: Final = frozenset({"turn_id", "dispatch_id"})
-
-
-def normalize_events(events: Sequence[Any]) -> list[tuple[str, Any]]:
-    """Events in a comparable form: timestamps and durations dropped, ids mapped.
-
-    Args:
-        events: :class:`~adk.trace.TraceEvent` items or ``(name, payload)`` pairs
-            (payloads as emitted, or as loaded from a trace).
-
-    Returns:
-        ``(name, payload)`` pairs where the payload is plain JSON without time fields,
-        ``turn_id``/``dispatch_id`` replaced by ``"#<n>"`` in order of first appearance,
-        and exceptions reduced to ``{"code", "message"}``.
-    """
-    ids: dict[str, str] = {}
-    out: list[tuple[str, Any]] = []
-    for item in events:
-        if isinstance(item, TraceEvent):
-            name, payload = item.name, item.payload
-        else:
-            name, payload = item
-        if isinstance(payload, TurnGate):
-            payload = gate_info(payload)  # pyright: ignore[reportUnknownArgumentType]
-        out.append((name, _norm(plain(payload), ids)))
-    return out
-
-
-def gate_info(gate: TurnGate[Any]) -> GateInfo:
-    """The recorded form of a live gate."""
-    return GateInfo(
-        id=gate.id,
-        turn_id=gate.turn_id,
-        reason=gate.reason,
-        payload=gate.payload,
-        created_at=gate.created_at,
-        timeout_ms=gate.timeout_ms,
-    )
-
-
-def _norm(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, dict):
-        d: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
-        if set(d) == {"type", "message", "code"} or set(d) == {"type", "message"}:
-            return {"code": d.get("code"), "message": d["message"]}
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            if k in _TIME_KEYS:
-                continue
-            if k in _ID_KEYS and isinstance(v, str):
-                out[k] = ids.setdefault(v, f"#{len(ids)}")
-            else:
-                out[k] = _norm(v, ids)
-        return out
-    if isinstance(value, list):
-        return [_norm(v, ids) for v in value]  # pyright: ignore[reportUnknownVariableType]
-    return value

@@ -1,0 +1,215 @@
+"""Reading traces: :func:`load` / :func:`loads` (format: :mod:`adk.trace.format`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from adk.errors import E_TRACE_FORMAT, AdkError
+from adk.primitives.codec import decode
+from adk.trace.format import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    PAYLOAD_TYPES,
+    ErrorInfo,
+    EventLine,
+    GateLine,
+    HeaderLine,
+    Line,
+    RecordLine,
+    ResultLine,
+    SignalLine,
+)
+from adk.trace.model import (
+    Trace,
+    TraceEntry,
+    TraceEvent,
+    TraceGate,
+    TraceHeader,
+    TraceRecord,
+    TraceResult,
+    TraceSignal,
+)
+
+__all__ = ["load", "loads", "payload_of", "revive"]
+
+_ANY_FIELDS: Final = ("args", "results", "payload", "raw")
+_ERROR_FIELDS: Final = ("error",)
+_line_decoder: Final = msgspec.json.Decoder(Line)
+
+
+def _fail(line: int, message: str, cause: BaseException | None = None) -> AdkError:
+    err = E_TRACE_FORMAT(message=f"line {line}: {message}", cause=cause)
+    err.line = line  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    return err
+
+
+def revive(value: Any) -> Any:
+    """Rebuild the ``adk.encode`` envelopes inside a plain JSON value (a no-op without)."""
+    given: object = value
+    if isinstance(given, dict | list):
+        raw = msgspec.json.encode(given)
+        if b'"$adk"' in raw:
+            return decode(raw)
+    return value
+
+
+def payload_of(name: str, raw: bytes) -> Any:
+    """Decode one event payload (JSON bytes) into its :data:`PAYLOAD_TYPES` Struct.
+
+    Raises:
+        E_TRACE_FORMAT: unknown event name or a payload that does not fit (no line).
+        msgspec.ValidationError: on a payload that does not fit its type.
+    """
+    kind = PAYLOAD_TYPES.get(name)
+    if kind is None:
+        raise ValueError(f"unknown event {name!r}")
+    data: Any = msgspec.json.decode(raw)
+    if kind is ErrorInfo:
+        return msgspec.convert(data, ErrorInfo)
+    if not isinstance(data, dict):
+        raise ValueError("an event payload must be an object")
+    fields: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    errors: dict[str, Any] = {}
+    for key in _ERROR_FIELDS:
+        value = fields.pop(key, None)
+        if value is not None:
+            errors[key] = msgspec.convert(value, ErrorInfo).rebuild()
+    enveloped = b'"$adk"' in raw
+    if enveloped:
+        for key in _ANY_FIELDS:
+            if key in fields:
+                fields[key] = revive(fields[key])
+    out = msgspec.convert(fields, kind, strict=False)
+    if errors:
+        out = msgspec.structs.replace(out, **errors)
+    return out
+
+
+def _decode_doc(raw: msgspec.Raw | None) -> Any:
+    return None if raw is None else decode(bytes(raw))
+
+
+def _header(line: HeaderLine) -> TraceHeader:
+    if line.format != FORMAT_NAME:
+        raise _fail(1, f"not an adk trace (format {line.format!r})")
+    if line.version < 1 or line.version > FORMAT_VERSION:
+        raise _fail(
+            1,
+            f"unsupported trace format version {line.version} (this adk reads 1..{FORMAT_VERSION})",
+        )
+    instructions = _decode_doc(line.standing_instructions)
+    stash = _decode_doc(line.stash)
+    return TraceHeader(
+        version=line.version,
+        adk_version=line.adk_version,
+        created_at=line.created_at,
+        turn_id=line.turn_id,
+        system_prompt=_decode_doc(line.system_prompt),
+        standing_instructions=tuple(instructions or ()),
+        tools=tuple(line.tools),
+        stash=stash if isinstance(stash, dict) else None,  # pyright: ignore[reportUnknownArgumentType]
+    )
+
+
+def _entry(line: Line) -> TraceEntry:
+    if isinstance(line, EventLine):
+        return TraceEvent(
+            seq=line.seq,
+            name=line.name,
+            call=line.call,
+            payload=payload_of(line.name, bytes(line.payload)),
+        )
+    if isinstance(line, RecordLine):
+        value = decode(bytes(line.value))
+        return TraceRecord(seq=line.seq, op=line.op, kind=line.kind, call=line.call, value=value)
+    if isinstance(line, SignalLine):
+        return TraceSignal(
+            seq=line.seq,
+            call=line.call,
+            iteration=line.iteration,
+            signal=line.signal,
+            error=line.error,
+        )
+    if isinstance(line, GateLine):
+        return TraceGate(
+            seq=line.seq, gate_id=line.gate_id, result=line.result, value=decode(bytes(line.value))
+        )
+    raise ValueError(f"a {type(line).__name__} line is not allowed here")
+
+
+def loads(data: bytes, *, path: str | None = None) -> Trace:
+    """Parse a trace from its bytes (see :func:`load`)."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    elif lines:
+        raise _fail(len(lines), "truncated: the last line is not terminated")
+    if not lines:
+        raise _fail(1, "empty trace: no header")
+    header: TraceHeader | None = None
+    entries: list[TraceEntry] = []
+    result: TraceResult | None = None
+    for number, text in enumerate(lines, 1):
+        if result is not None:
+            raise _fail(number, "content after the result line")
+        try:
+            parsed = _line_decoder.decode(text)
+        except msgspec.DecodeError as exc:
+            if number == 1:
+                raise _fail(1, f"not an adk trace header: {exc}", exc) from exc
+            raise _fail(number, f"corrupt line: {exc}", exc) from exc
+        if number == 1:
+            if not isinstance(parsed, HeaderLine):
+                raise _fail(1, "the first line must be the header")
+            try:
+                header = _header(parsed)
+            except AdkError as exc:
+                if exc.code == "E_TRACE_FORMAT":
+                    raise
+                raise _fail(1, f"undecodable header value: {exc}", exc) from exc
+            continue
+        if isinstance(parsed, ResultLine):
+            result = TraceResult(
+                turn_id=parsed.turn_id,
+                status=parsed.status,
+                errors=tuple(parsed.errors),
+                started_at=parsed.started_at,
+                ended_at=parsed.ended_at,
+                duration_ms=parsed.duration_ms,
+                dispatch_status=parsed.dispatch_status,
+                cancelled=parsed.cancelled,
+                derived=parsed.derived,
+            )
+            continue
+        try:
+            entries.append(_entry(parsed))
+        except (AdkError, ValueError, msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise _fail(number, f"corrupt line: {exc}", exc) from exc
+    if header is None:  # pragma: no cover - line 1 always sets it or raises
+        raise _fail(1, "no header")
+    if result is None:
+        raise _fail(len(lines), "truncated: the trace ends without its result line")
+    return Trace(header=header, entries=tuple(entries), result=result, path=path)
+
+
+def load(path: str | Path) -> Trace:
+    """Read a trace file written by :class:`~adk.trace.TraceRecorder`.
+
+    Args:
+        path: The ``.jsonl`` file.
+
+    Returns:
+        The typed :class:`Trace` (records decoded with ``adk.decode``, payloads as the
+        event Structs of :data:`PAYLOAD_TYPES`).
+
+    Raises:
+        E_TRACE_FORMAT: the file is not a trace, is of an unknown or newer format
+            version, or has a truncated or corrupt line; the message starts with
+            ``line N:`` and the error has a ``line`` attribute (1-based).
+        OSError: the file cannot be read.
+    """
+    p = Path(path)
+    return loads(p.read_bytes(), path=str(p))
