@@ -660,6 +660,48 @@ def provider_error(
 # --- end provider batteries ----------------------------------------------------------------
 
 
+# --- middleware and the local model (issue 6) -------------------------------------------
+E_MAX_ITERATIONS = _code(
+    "E_MAX_ITERATIONS",
+    "the model did not finish within %s iteration(s); stopping",
+    508,
+    False,
+    "The dispatch reached ``max_iterations(n)`` without the model answering "
+    "(``params`` is ``(n,)``).",
+)
+E_INVALID_MIDDLEWARE_OPTIONS = _code(
+    "E_INVALID_MIDDLEWARE_OPTIONS",
+    "invalid middleware options",
+    500,
+    True,
+    "A middleware factory of :mod:`adk.middleware` got a bad option.",
+)
+E_LOCAL_MODEL_CORRUPT = _code(
+    "E_LOCAL_MODEL_CORRUPT",
+    "the local model file is corrupt",
+    500,
+    True,
+    "The model file joined from its packages has the wrong size or SHA-256; the cache is "
+    "left untouched.",
+)
+E_LOCAL_SERVER_FAILED = _code(
+    "E_LOCAL_SERVER_FAILED",
+    "the local model server failed to start",
+    503,
+    False,
+    "The local llama.cpp server could not start or exited while starting; ``help`` carries "
+    "the tail of its log when there is one.",
+)
+E_LOCAL_SERVER_TIMEOUT = _code(
+    "E_LOCAL_SERVER_TIMEOUT",
+    "the local model server did not become ready in time",
+    504,
+    False,
+    "The local llama.cpp server did not become healthy within the startup timeout; "
+    "it is killed first.",
+)
+
+
 CODES: dict[str, type[AdkError]] = {
     cls.code: cls
     for cls in list(globals().values())

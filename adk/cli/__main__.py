@@ -1,0 +1,5 @@
+"""``python -m adk.cli``: the ``adk`` command."""
+
+from adk.cli import main
+
+raise SystemExit(main())
