@@ -9,11 +9,17 @@ r"""The ``adk`` command (console script ``adk = adk.cli:main``; standard library
     adk chat "Hi" --provider anthropic --model claude-3-5-haiku-latest \\
         --api-key-env ANTHROPIC_API_KEY
     adk serve-model --model local-qwen --port 8080        # foreground, Ctrl-C stops it
+    adk chat "What is 37 * 43 plus 12?" --trace turn.jsonl  # record the turn
+    adk replay turn.jsonl [--live-tools]                  # replay it without a model
+    adk eval traces/ --config mypkg.candidate:build       # evaluate a configuration
 
 ``adk chat`` runs one agent turn with demo tools (``calculator``, ``current_utc_time``,
 ``convert_units``; choose with ``--tool``, none with ``--no-tools``), streams the answer,
 shows each tool call and result, then usage: tokens, wall time, tokens/s and the
 framework's own share of the wall time. ``--json`` prints one JSON object per event.
+
+``adk chat --trace``, ``adk replay`` and ``adk eval`` are described in
+:mod:`adk.cli._trace`.
 
 Exit codes: 0 the turn completed; 1 it failed (or a runtime error); 2 a usage error;
 130 interrupted. Errors are one line (``adk: error: …``), never a traceback (set
@@ -40,6 +46,21 @@ _TOOLS = ("calculator", "current_utc_time", "convert_units")
 
 class _UsageError(Exception):
     """A bad combination of flags (exit 2)."""
+
+
+class CommandError(Exception):
+    """A command failed before it could run (a one-line error, then ``exit_code``).
+
+    Args:
+        message: The one-line explanation.
+        exit_code: 2 for a usage error (a bad argument), 1 otherwise.
+        code: The error code printed with ``--json`` (``"usage"``, ``"E_TRACE_FORMAT"``…).
+    """
+
+    def __init__(self, message: str, *, exit_code: int, code: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.code = code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,7 +99,7 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``adk`` (sub-commands ``chat`` and ``serve-model``)."""
+    """The argument parser of ``adk`` (``chat``, ``serve-model``, ``replay``, ``eval``)."""
     parser = _Parser(prog="adk", description="Run agent turns with adk.")
     parser.add_argument("--version", action="version", version=f"adk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -109,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--max-iterations", type=_positive_int, default=4)
     chat.add_argument("--timeout", type=_positive_float, default=300.0, help="seconds")
     chat.add_argument("--json", action="store_true", help="one JSON object per event")
+    chat.add_argument(
+        "--trace",
+        metavar="FILE_OR_DIR",
+        help="record the turn: a .jsonl file, or a directory for <turn_id>.jsonl",
+    )
     _local_flags(chat)
 
     serve = sub.add_parser("serve-model", help="serve a local model in the foreground")
@@ -117,6 +143,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, help="default: a free port")
     serve.add_argument("--json", action="store_true", help="one JSON object per event")
     _local_flags(serve)
+
+    replay = sub.add_parser("replay", help="replay a recorded trace without a model")
+    replay.add_argument("trace", help="the .jsonl trace file")
+    replay.add_argument(
+        "--live-tools",
+        action="store_true",
+        help="run the demo tools for real and report results that differ from the trace",
+    )
+    replay.add_argument("--json", action="store_true", help="one JSON object per event")
+
+    ev = sub.add_parser("eval", help="evaluate a runner configuration on a corpus of traces")
+    ev.add_argument("corpus", metavar="CORPUS_DIR", help="a directory of .jsonl traces")
+    ev.add_argument(
+        "--config",
+        required=True,
+        metavar="MODULE:FUNCTION",
+        help="function(executor) -> TurnRunner (its `checks` attribute: extra checks)",
+    )
+    ev.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a built-in check (repeatable): contains:TEXT, equals:TEXT, tool:NAME, "
+        "no-tool:NAME, no-error, max-iterations:N",
+    )
+    ev.add_argument("--live-tools", action="store_true", help="run the tools for real")
+    ev.add_argument("--json", action="store_true", help="print the report as one JSON object")
     return parser
 
 
@@ -209,6 +263,7 @@ def _run_chat(args: argparse.Namespace, out: Any) -> int:
         temperature=args.temperature,
         timeout=args.timeout,
         pipeline=pipeline,
+        trace=args.trace,
     )
     try:
         if server is not None:
@@ -230,6 +285,8 @@ def _run_chat(args: argparse.Namespace, out: Any) -> int:
         from adk.cli._chat import describe_error
 
         out.error(describe_error(err), code=getattr(err, "code", type(err).__name__))
+    if report.trace_path is not None:
+        out.info(f"trace written to {report.trace_path}", trace=str(report.trace_path))
     wall = report.wall_s
     share = 100 * report.framework_s / wall if wall else 0.0
     tps = f" · {report.decode_tps:.1f} tok/s" if report.decode_tps else ""
@@ -316,10 +373,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             _check_chat(args)
             return _run_chat(args, out)
+        if args.command in ("replay", "eval"):
+            from adk.cli._trace import run_eval, run_replay
+
+            return (run_replay if args.command == "replay" else run_eval)(args, out)
         return _run_serve(args, out)
     except _UsageError as exc:
         out.error(f"{exc} (see 'adk {args.command} --help')", code="usage")
         return 2
+    except CommandError as exc:
+        hint = f" (see 'adk {args.command} --help')" if exc.exit_code == 2 else ""
+        out.error(" ".join(f"{exc}{hint}".split()), code=exc.code)
+        return exc.exit_code
     except KeyboardInterrupt:
         out.error("interrupted", code="interrupted")
         return 130

@@ -6,11 +6,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from adk.cli._output import Output
 from adk.cli._timing import TimingTransport
 from adk.cli._tools import demo_tools
+from adk.cli._trace import ChatTrace
 from adk.contracts.events import (
     GenerationStatsEvent,
     ToolExecutionEnd,
@@ -50,6 +52,8 @@ class ChatOptions:
         temperature: Sampling temperature.
         timeout: Per-request timeout in seconds.
         pipeline: Extra dispatch input middleware (the local model's policy).
+        trace: Record the turn to this ``.jsonl`` file or directory (``--trace``), or
+            ``None``.
     """
 
     prompt: str
@@ -63,6 +67,7 @@ class ChatOptions:
     temperature: float = 0.0
     timeout: float = 300.0
     pipeline: list[Any] = field(default_factory=list[Any])
+    trace: str | None = None
 
 
 @dataclass
@@ -82,6 +87,7 @@ class ChatReport:
         tool_s: Seconds spent running tools (``tool_execution_end`` events).
         decode_tps: Generated tokens per second (llama.cpp's own timing when it reports
             one, else completion tokens over the streaming time), or ``None``.
+        trace_path: The trace file written (``--trace``), or ``None``.
     """
 
     result: TurnResult
@@ -96,6 +102,7 @@ class ChatReport:
     model_s: float = 0.0
     tool_s: float = 0.0
     decode_tps: float | None = None
+    trace_path: Path | None = None
 
     @property
     def wall_s(self) -> float:
@@ -187,12 +194,17 @@ async def run_chat(
         ctx.turn_messages.add(question)
         await next()
 
-    runner = TurnRunner(
-        executor=executor,
-        tools=tools,
-        turn_input_pipeline=[ask],
-        dispatch_input_pipeline=list(opts.pipeline),
-    )
+    options: dict[str, Any] = {
+        "tools": tools,
+        "turn_input_pipeline": [ask],
+        "dispatch_input_pipeline": list(opts.pipeline),
+    }
+    recording: ChatTrace | None = None
+    if opts.trace is not None:
+        recording = ChatTrace(opts.trace)
+        runner = recording.recorder.runner(executor=executor, **options)
+    else:
+        runner = TurnRunner(executor=executor, **options)
     answers: dict[str, str] = {}
     order: list[str] = []
     stats: list[GenerationStatsEvent] = []
@@ -229,9 +241,17 @@ async def run_chat(
         out.out.flush()
     else:
         out.event("turn_start", prompt=opts.prompt, model=opts.model, tools=list(opts.tools))
+    trace_path: Path | None = None
     try:
-        result = await runner.run(system_prompt=prompt_text, turn_abort_controller=controller)
+        if recording is not None:
+            result = await recording.recorder.run(
+                runner, system_prompt=prompt_text, turn_abort_controller=controller
+            )
+        else:
+            result = await runner.run(system_prompt=prompt_text, turn_abort_controller=controller)
     finally:
+        if recording is not None:  # blocking on purpose: also on cancellation
+            trace_path = recording.close()
         client = getattr(executor, "_client", None)
         close = getattr(client, "close", None)
         if close is not None:
@@ -239,7 +259,7 @@ async def run_chat(
                 await close()
             except Exception:
                 pass
-    report = ChatReport(result=result, tool_calls=finished)
+    report = ChatReport(result=result, tool_calls=finished, trace_path=trace_path)
     report.answer = answers[order[-1]] if order else ""
     report.iterations = iterations[-1] if iterations else 0
     report.prompt_tokens = sum(s.prompt_tokens or 0 for s in stats)

@@ -376,7 +376,7 @@ class ReplayExecutor:
                     actual=plain(live),
                 )
             )
-        elif plain(live) != plain(recorded):
+        elif not _same_result(live, recorded):
             self._live[call_id] = live
             self.divergences.append(
                 Divergence(
@@ -387,6 +387,36 @@ class ReplayExecutor:
                     actual=plain(live),
                 )
             )
+
+
+def _text_of(value: Any) -> str | None:
+    if isinstance(value, Tokenizable):
+        return None if value.dynamic else value.render()
+    return value if isinstance(value, str) else None
+
+
+def _same_result(live: Any, recorded: Any) -> bool:
+    """Whether a live tool result matches the recorded one.
+
+    Provider executors store a handler's ``str`` as a Tokenizable and other values as
+    their JSON text in one, so a live ``"1603"`` matches a recorded
+    ``Tokenizable("1603")`` and a live ``{"a": 1}`` a recorded ``Tokenizable('{"a":1}')``.
+    """
+    if plain(live) == plain(recorded):
+        return True
+    expected = _text_of(recorded)
+    if expected is None:
+        return False
+    actual = _text_of(live)
+    if actual is None and not isinstance(live, Tokenizable):
+        if live is None:
+            actual = ""
+        else:
+            try:
+                actual = msgspec.json.encode(live, enc_hook=str).decode()
+            except (TypeError, ValueError, msgspec.EncodeError):
+                actual = str(live)
+    return actual == expected
 
 
 def _with_results(record: Any, live: Any) -> Any:
