@@ -38,6 +38,7 @@ _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.IGNORECASE)
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret (4+ characters) and any bearer token replaced by ``***``."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
@@ -45,6 +46,11 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 
 
 def detail_of(body: object, fallback: str) -> str:
+    """The provider's own error message from a decoded error body, else ``fallback``.
+
+    Looks at ``body["error"]["message"]``, ``body["error"]`` (a string), ``body["message"]``,
+    or ``body`` itself when it is a non-empty string (OpenAI and Anthropic error shapes).
+    """
     if isinstance(body, Mapping):
         mapping = cast(Mapping[str, Any], body)
         inner = mapping.get("error", mapping)
@@ -63,6 +69,11 @@ def detail_of(body: object, fallback: str) -> str:
 
 
 def class_for(status: int, detail: str) -> type[AdkError]:
+    """The ``E_PROVIDER_*`` class for an HTTP status and error text (BATTERIES.md §3.7).
+
+    401/403 → authentication, 429 → rate limited, 413 or a context-length message →
+    context overflow, 408 → timeout, 5xx → server error, anything else → bad request.
+    """
     if status in (401, 403):
         return E_PROVIDER_AUTHENTICATION
     if status == 429:
