@@ -261,6 +261,10 @@ def test_default_endpoint_requires_a_key(monkeypatch: pytest.MonkeyPatch) -> Non
         OpenAIChatExecutor(model="gpt-4o-mini")
 
 
-def test_repr_never_shows_the_key() -> None:
-    ex = OpenAIChatExecutor(model="m", base_url="http://127.0.0.1:9/v1", api_key="sk-hidden-123")
-    assert "sk-hidden-123" not in repr(ex)
+async def test_repr_never_shows_the_key() -> None:
+    # Closed within the test: an SDK client left open is closed by its __del__ on whatever
+    # event loop runs when it is collected, which breaks a later test's teardown.
+    async with OpenAIChatExecutor(
+        model="m", base_url="http://127.0.0.1:9/v1", api_key="sk-hidden-123"
+    ) as ex:
+        assert "sk-hidden-123" not in repr(ex)
