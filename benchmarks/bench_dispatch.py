@@ -18,14 +18,11 @@ Usage: ``python benchmarks/bench_dispatch.py [-n 2000] [--profile]``
 from __future__ import annotations
 
 import argparse
-import asyncio
-import cProfile
-import pstats
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from _common import ANSWER, add_tool, measure
+from _common import ANSWER, add_tool, measure, profile
 
 import adk
 
@@ -89,15 +86,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the adk dispatch")
     args = parser.parse_args()
     if args.profile:
-        run = make_adk()
-
-        async def many() -> None:
-            for _ in range(args.n):
-                await run()
-
-        prof = cProfile.Profile()
-        prof.runcall(asyncio.run, many())
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        profile(make_adk(), args.n)
         return
     result = measure(make_adk(), args.n)
     print(f"asyncio, n={args.n}, one event-loop run per dispatch (as bench_peers.py)")

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import gc
-import pstats
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from _common import ANSWER, add_tool, measure
+from _common import ANSWER, add_tool, measure, profile
 
 import adk
 from adk.runners.turn import FUNCTIONAL_EVENTS, OBSERVABILITY_EVENTS
@@ -136,15 +134,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the adk turn")
     args = parser.parse_args()
     if args.profile:
-        run = make_adk()
-
-        async def many() -> None:
-            for _ in range(args.n):
-                await run()
-
-        prof = cProfile.Profile()
-        prof.runcall(asyncio.run, many())
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        profile(make_adk(), args.n)
         return
     result = measure(make_adk(), args.n)
     per_turn = asyncio.run(memory_per_suspended_turn(args.turns))
