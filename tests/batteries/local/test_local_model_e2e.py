@@ -100,19 +100,20 @@ async def test_repeated_call_guard_turns_the_repeat_into_an_answer(
     hidden: list[str] = []
     calls: list[adk.TurnToolCallContent] = []
     answer: list[str] = []
-    runner = adk.TurnRunner(
-        executor=executor_for(qwen_server, max_tokens=64),
-        tools=[demo_tools()["current_utc_time"]],
-        turn_input_pipeline=[lambda ctx, nxt: ask(ctx, nxt, "What is the current UTC time?")],
-        dispatch_input_pipeline=[
-            max_iterations(5),
-            repeated_tool_call_guard(on_hide=lambda ctx, why: hidden.append(why)),
-            answer_in_prose(),
-        ],
-    )
-    runner.on("tool_call", lambda c: calls.append(c) if c.is_complete else None)
-    runner.on("message", lambda m: answer.append(m.full) if m.is_complete else None)
-    result = await runner.run(system_prompt="You are a helpful assistant. Use the tools.")
+    async with executor_for(qwen_server, max_tokens=64) as executor:
+        runner = adk.TurnRunner(
+            executor=executor,
+            tools=[demo_tools()["current_utc_time"]],
+            turn_input_pipeline=[lambda ctx, nxt: ask(ctx, nxt, "What is the current UTC time?")],
+            dispatch_input_pipeline=[
+                max_iterations(5),
+                repeated_tool_call_guard(on_hide=lambda ctx, why: hidden.append(why)),
+                answer_in_prose(),
+            ],
+        )
+        runner.on("tool_call", lambda c: calls.append(c) if c.is_complete else None)
+        runner.on("message", lambda m: answer.append(m.full) if m.is_complete else None)
+        result = await runner.run(system_prompt="You are a helpful assistant. Use the tools.")
     assert result.status == "completed", result.errors
     # with tools attached the 0.5B model calls the same tool again; the guard hid them
     assert hidden == ["current_utc_time was called 2 times with the same args"]
@@ -131,28 +132,30 @@ async def test_abort_mid_stream_leaves_the_server_healthy(qwen_server: LocalServ
         if len(deltas) == 3:
             controller.abort("enough")
 
-    runner = adk.TurnRunner(
-        executor=executor_for(qwen_server, max_tokens=400),
-        turn_input_pipeline=[
-            lambda ctx, nxt: ask(ctx, nxt, "Write a long story about a dragon and a knight.")
-        ],
-    )
-    runner.on("message", on_message)
-    started = time.monotonic()
-    result = await runner.run(
-        system_prompt="You are a storyteller.", turn_abort_controller=controller
-    )
+    async with executor_for(qwen_server, max_tokens=400) as executor:
+        runner = adk.TurnRunner(
+            executor=executor,
+            turn_input_pipeline=[
+                lambda ctx, nxt: ask(ctx, nxt, "Write a long story about a dragon and a knight.")
+            ],
+        )
+        runner.on("message", on_message)
+        started = time.monotonic()
+        result = await runner.run(
+            system_prompt="You are a storyteller.", turn_abort_controller=controller
+        )
     assert result.status == "aborted"
     assert result.dispatch_status == "aborted"
     assert 3 <= len(deltas) < 50  # stopped while streaming, long before 400 tokens
     assert time.monotonic() - started < 60
     assert qwen_server.healthy()
     # and it still answers
-    follow_up = adk.TurnRunner(
-        executor=executor_for(qwen_server, max_tokens=8),
-        turn_input_pipeline=[lambda ctx, nxt: ask(ctx, nxt, "Say OK.")],
-    )
-    again = await follow_up.run(system_prompt="Be brief.")
+    async with executor_for(qwen_server, max_tokens=8) as executor:
+        follow_up = adk.TurnRunner(
+            executor=executor,
+            turn_input_pipeline=[lambda ctx, nxt: ask(ctx, nxt, "Say OK.")],
+        )
+        again = await follow_up.run(system_prompt="Be brief.")
     assert again.status == "completed", again.errors
 
 
