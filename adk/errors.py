@@ -471,6 +471,13 @@ E_TRACE_FORMAT = _code(
     False,
     "A trace file is of an unknown version, truncated or corrupt.",
 )
+E_INVALID_TRACE_OPTIONS = _code(
+    "E_INVALID_TRACE_OPTIONS",
+    "invalid trace recorder options",
+    500,
+    True,
+    "``TraceRecorder`` got a bad option (the message names every bad field).",
+)
 E_STREAM_ALREADY_COMPLETE = _code(
     "E_STREAM_ALREADY_COMPLETE",
     "stream %s is already complete; further chunks are not accepted",

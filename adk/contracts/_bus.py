@@ -39,10 +39,11 @@ class Bus:
             drops the exception.
     """
 
-    __slots__ = ("_handlers", "on_error", "pending")
+    __slots__ = ("_handlers", "_once", "on_error", "pending")
 
     def __init__(self, on_error: ErrorSink | None = None) -> None:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
+        self._once: set[str] = set()  # names with a once-handler (emit checks this, not the list)
         self.pending: list[tuple[str, Awaitable[Any]]] = []
         self.on_error = on_error
 
@@ -51,6 +52,8 @@ class Bus:
         items = self._handlers.setdefault(name, [])
         if all(h is not handler for h, _ in items):
             items.append((handler, once))
+            if once:
+                self._once.add(name)
 
     def add_many(self, mapping: Mapping[str, tuple[Handler, ...]]) -> None:
         """Register several handlers per event name."""
@@ -64,6 +67,8 @@ class Bus:
         if items is None:
             return
         items[:] = [(h, o) for h, o in items if h is not handler]
+        if not any(o for _, o in items):
+            self._once.discard(name)
         if not items:
             del self._handlers[name]
 
@@ -99,6 +104,7 @@ class Bus:
             handler, once = items[0]
             if once:
                 del self._handlers[name]
+                self._once.discard(name)
             try:
                 result = handler(payload)
             except Exception as exc:
@@ -110,30 +116,23 @@ class Bus:
                 queued = cast("Awaitable[Any]", result)
                 (self.pending if pending is None else pending).append((name, queued))
             return
-        snapshot = tuple(items)
-        if any(o for _, o in snapshot):
+        snapshot = tuple(items)  # handlers added by a handler run from the next emit
+        if name in self._once:
+            self._once.discard(name)
             items[:] = [(h, o) for h, o in items if not o]
             if not items:
                 del self._handlers[name]
         for handler, _ in snapshot:
-            self._call(name, handler, payload, pending, on_error)
-
-    def _call(
-        self,
-        name: str,
-        handler: Handler,
-        payload: Any,
-        pending: list[tuple[str, Awaitable[Any]]] | None,
-        on_error: ErrorSink | None,
-    ) -> None:
-        try:
-            result = handler(payload)
-        except Exception as exc:
-            self._failed(name, exc, on_error)
-            return
-        if result is not None and (type(result) is CoroutineType or inspect.isawaitable(result)):
-            queued = cast("Awaitable[Any]", result)
-            (self.pending if pending is None else pending).append((name, queued))
+            try:
+                result = handler(payload)
+            except Exception as exc:
+                self._failed(name, exc, on_error)
+                continue
+            if result is not None and (
+                type(result) is CoroutineType or inspect.isawaitable(result)
+            ):
+                queued = cast("Awaitable[Any]", result)
+                (self.pending if pending is None else pending).append((name, queued))
 
     def _failed(self, name: str, exc: BaseException, on_error: ErrorSink | None = None) -> None:
         sink = on_error or self.on_error

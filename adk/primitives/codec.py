@@ -18,7 +18,7 @@ a class tag       the class's ``to_raw()`` snapshot, walked recursively (nested
                   whose modules exist), plus anything given to :func:`register_codec`.
 ``Tokenizable``   static: the text (``str``); dynamic: ``{"evaluator": <name>}`` where
                   the evaluator was registered with :func:`register_evaluator`.
-``datetime``      ISO-8601 text (with its UTC offset for aware values).
+``datetime``      ISO-8601 text (RFC 3339 ``…Z`` for UTC, else with its offset).
 ``bytes``         standard base64 with padding.
 ``dict``          a mapping whose own keys include ``"$adk"`` (escaped so that a user
                   dict is never mistaken for an envelope); its values are walked.
@@ -57,7 +57,9 @@ import binascii
 import importlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import msgspec
@@ -365,8 +367,15 @@ def _enc(value: Any) -> Any:
     codec = _by_type.get(t)
     if codec is not None:
         return {TAG_KEY: codec.tag, _VALUE_KEY: _enc_snapshot(codec.to_raw(value))}
+    if t is MappingProxyType:  # ToolCall.args
+        return _enc_dict(value)
     if t is datetime:
-        return {TAG_KEY: "datetime", _VALUE_KEY: value.isoformat()}
+        # UTC (what every primitive holds) is written by msgspec itself, "…Z": several
+        # times faster than isoformat(); other offsets keep isoformat's exact text.
+        return {
+            TAG_KEY: "datetime",
+            _VALUE_KEY: value if value.tzinfo is UTC else value.isoformat(),
+        }
     if t is list or t is tuple:
         return [_enc(v) for v in value]
     return _enc_other(value)
@@ -381,7 +390,15 @@ def _enc_snapshot(raw: Any) -> Any:
         if type(k) is not str:  # pyright: ignore[reportUnknownArgumentType]
             return _enc_dict(raw)  # pyright: ignore[reportUnknownArgumentType]
         t: type[Any] = type(v)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-        out[k] = v if t is str or t is int or t is bool or v is None else _enc(v)
+        if t is str or t is int or t is bool or v is None:
+            out[k] = v
+        # the timestamps of every record, then static content: no call to _enc
+        elif t is datetime and v.tzinfo is UTC:  # pyright: ignore[reportUnknownMemberType]
+            out[k] = {TAG_KEY: "datetime", _VALUE_KEY: v}
+        elif t is Tokenizable and v._evaluator is None:  # pyright: ignore[reportUnknownMemberType]
+            out[k] = {TAG_KEY: "Tokenizable", _VALUE_KEY: v._value}  # pyright: ignore[reportUnknownMemberType]
+        else:
+            out[k] = _enc(v)
     if TAG_KEY in out:
         return {TAG_KEY: "dict", _VALUE_KEY: out}
     return out
@@ -724,7 +741,11 @@ def _register_defaults() -> None:
     ):
         cls = getattr(_optional_module(module_name), class_name, None)
         if isinstance(cls, type) and cls not in _by_type:
-            register_codec(cls)
+            snapshot = getattr(cls, "_snapshot", None)
+            if snapshot is None:
+                register_codec(cls)
+            else:  # encoded at once: the read-only args need no defensive copy
+                register_codec(cls, to_raw=partial(snapshot, copy_args=False))
     tool_module = _optional_module("adk.primitives.tool")
     for class_name in ("Tool", "ArtifactTool"):
         cls = getattr(tool_module, class_name, None)

@@ -308,11 +308,16 @@ class ToolCall(Primitive, frozen=True, kw_only=True, eq=False):
         results becomes a ``list``; other nested values are live. ``payload`` and
         ``replay_compatibility`` are omitted when ``None`` (PRIMITIVES.md §1.7).
         """
+        return self._snapshot(copy_args=True)
+
+    def _snapshot(self, *, copy_args: bool) -> dict[str, Any]:
+        # ``copy_args=False`` (the codec, which encodes the snapshot at once) shares the
+        # read-only ``args`` mapping instead of deep-copying it.
         results: Any = self.results
         raw: dict[str, Any] = {
             "id": self.id,
             "tool": self.tool,
-            "args": _deep_copy(self.args),
+            "args": _deep_copy(self.args) if copy_args else self.args,
             "checksum": self.checksum,
             "is_complete": self.is_complete,
             "is_error": self.is_error,

@@ -154,7 +154,8 @@ class _DispatchBus(Bus):
         on_error: Any = None,
     ) -> None:
         if name in _FORWARDED_SET:
-            self._run.observe(name, payload)
+            run = self._run
+            run.observe_bus.emit(name, payload, run.pending, run.listener_failed)
 
 
 class _Run(TurnEmitter):

@@ -1,10 +1,11 @@
 """Traces: record any turn, replay it without a model, evaluate middleware on a corpus.
 
-* :class:`TraceRecorder` writes one versioned JSONL file per turn (format:
+* :class:`TraceRecorder` writes one versioned JSONL file per turn, or appends every turn
+  to one trace log (format:
   :mod:`adk.trace.format`; capture on the event loop: :mod:`adk.trace.capture`; the
   writer thread: :mod:`adk.trace.writer`);
 * :func:`load` reads one back as a typed :class:`Trace` (``E_TRACE_FORMAT`` naming the
-  line on a bad file);
+  line on a bad file), :func:`load_all` every trace of a log;
 * :class:`ReplayExecutor` plays a trace back as a dispatch executor, with recorded or
   live tool results, collecting :class:`Divergence` records;
 * :func:`evaluate` replays a corpus through a candidate runner and runs checks.
@@ -27,7 +28,7 @@ from adk.trace.evaluate import (
     tool_not_called,
 )
 from adk.trace.format import FORMAT_VERSION, ErrorInfo, GateInfo, RecordedError
-from adk.trace.loader import load, loads
+from adk.trace.loader import load, load_all, loads, loads_all
 from adk.trace.model import (
     Trace,
     TraceEvent,
@@ -67,7 +68,9 @@ __all__ = [
     "final_answer_contains",
     "final_answer_equals",
     "load",
+    "load_all",
     "loads",
+    "loads_all",
     "max_iterations",
     "no_error",
     "normalize_events",

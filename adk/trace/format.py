@@ -1,8 +1,9 @@
 """The trace file format (version 1) and :func:`load`.
 
-A trace is a UTF-8 JSONL file, one JSON object per line, written by
-:class:`~adk.trace.TraceRecorder` for **one turn** (one file per turn). Every line has a
-``"t"`` tag:
+A trace is UTF-8 JSONL, one JSON object per line, written by
+:class:`~adk.trace.TraceRecorder` for **one turn**: a file per turn, or one after another
+in a **trace log** (``append=True``; each trace runs from its header line to its result
+line, read with :func:`~adk.trace.load_all`). Every line has a ``"t"`` tag:
 
 ========== ================================================================================
 ``t``      fields

@@ -1,4 +1,8 @@
-"""Reading traces: :func:`load` / :func:`loads` (format: :mod:`adk.trace.format`)."""
+"""Reading traces (format: :mod:`adk.trace.format`).
+
+:func:`load` / :func:`loads` read one turn; :func:`load_all` / :func:`loads_all` every turn
+of a trace log.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from adk.trace.model import (
     TraceSignal,
 )
 
-__all__ = ["load", "loads", "payload_of", "revive"]
+__all__ = ["load", "load_all", "loads", "loads_all", "payload_of", "revive"]
 
 _ANY_FIELDS: Final = ("args", "results", "payload", "raw")
 _ERROR_FIELDS: Final = ("error",)
@@ -92,12 +96,12 @@ def _decode_doc(raw: msgspec.Raw | None) -> Any:
     return None if raw is None else decode(bytes(raw))
 
 
-def _header(line: HeaderLine) -> TraceHeader:
+def _header(line: HeaderLine, number: int = 1) -> TraceHeader:
     if line.format != FORMAT_NAME:
-        raise _fail(1, f"not an adk trace (format {line.format!r})")
+        raise _fail(number, f"not an adk trace (format {line.format!r})")
     if line.version < 1 or line.version > FORMAT_VERSION:
         raise _fail(
-            1,
+            number,
             f"unsupported trace format version {line.version} (this adk reads 1..{FORMAT_VERSION})",
         )
     instructions = _decode_doc(line.standing_instructions)
@@ -140,8 +144,7 @@ def _entry(line: Line) -> TraceEntry:
     raise ValueError(f"a {type(line).__name__} line is not allowed here")
 
 
-def loads(data: bytes, *, path: str | None = None) -> Trace:
-    """Parse a trace from its bytes (see :func:`load`)."""
+def _split(data: bytes) -> list[bytes]:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -149,27 +152,34 @@ def loads(data: bytes, *, path: str | None = None) -> Trace:
         raise _fail(len(lines), "truncated: the last line is not terminated")
     if not lines:
         raise _fail(1, "empty trace: no header")
+    return lines
+
+
+def _parse(lines: list[bytes], first: int, path: str | None, *, log: bool) -> tuple[Trace, int]:
+    """Parse the trace starting at ``lines[first]``; returns it and the index after it."""
     header: TraceHeader | None = None
     entries: list[TraceEntry] = []
-    result: TraceResult | None = None
-    for number, text in enumerate(lines, 1):
-        if result is not None:
-            raise _fail(number, "content after the result line")
+    index = first
+    total = len(lines)
+    while index < total:
+        text = lines[index]
+        index += 1
+        number = index  # 1-based line number in the file
         try:
             parsed = _line_decoder.decode(text)
         except msgspec.DecodeError as exc:
-            if number == 1:
-                raise _fail(1, f"not an adk trace header: {exc}", exc) from exc
+            if header is None:
+                raise _fail(number, f"not an adk trace header: {exc}", exc) from exc
             raise _fail(number, f"corrupt line: {exc}", exc) from exc
-        if number == 1:
+        if header is None:
             if not isinstance(parsed, HeaderLine):
-                raise _fail(1, "the first line must be the header")
+                raise _fail(number, "the first line of a trace must be its header")
             try:
-                header = _header(parsed)
+                header = _header(parsed, number)
             except AdkError as exc:
                 if exc.code == "E_TRACE_FORMAT":
                     raise
-                raise _fail(1, f"undecodable header value: {exc}", exc) from exc
+                raise _fail(number, f"undecodable header value: {exc}", exc) from exc
             continue
         if isinstance(parsed, ResultLine):
             result = TraceResult(
@@ -183,20 +193,41 @@ def loads(data: bytes, *, path: str | None = None) -> Trace:
                 cancelled=parsed.cancelled,
                 derived=parsed.derived,
             )
-            continue
+            if not log and index < total:
+                raise _fail(
+                    index + 1,
+                    "content after the result line (a trace log of several turns is read "
+                    "with adk.trace.load_all)",
+                )
+            trace = Trace(header=header, entries=tuple(entries), result=result, path=path)
+            return trace, index
+        if isinstance(parsed, HeaderLine):
+            raise _fail(number, "truncated: a new trace starts before this one's result line")
         try:
             entries.append(_entry(parsed))
         except (AdkError, ValueError, msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise _fail(number, f"corrupt line: {exc}", exc) from exc
-    if header is None:  # pragma: no cover - line 1 always sets it or raises
-        raise _fail(1, "no header")
-    if result is None:
-        raise _fail(len(lines), "truncated: the trace ends without its result line")
-    return Trace(header=header, entries=tuple(entries), result=result, path=path)
+    raise _fail(total, "truncated: the trace ends without its result line")
+
+
+def loads(data: bytes, *, path: str | None = None) -> Trace:
+    """Parse one trace from its bytes (see :func:`load`)."""
+    return _parse(_split(data), 0, path, log=False)[0]
+
+
+def loads_all(data: bytes, *, path: str | None = None) -> list[Trace]:
+    """Parse every trace of a trace log from its bytes (see :func:`load_all`)."""
+    lines = _split(data)
+    traces: list[Trace] = []
+    index = 0
+    while index < len(lines):
+        trace, index = _parse(lines, index, path, log=True)
+        traces.append(trace)
+    return traces
 
 
 def load(path: str | Path) -> Trace:
-    """Read a trace file written by :class:`~adk.trace.TraceRecorder`.
+    """Read a trace file written by :class:`~adk.trace.TraceRecorder` (one turn).
 
     Args:
         path: The ``.jsonl`` file.
@@ -207,9 +238,28 @@ def load(path: str | Path) -> Trace:
 
     Raises:
         E_TRACE_FORMAT: the file is not a trace, is of an unknown or newer format
-            version, or has a truncated or corrupt line; the message starts with
-            ``line N:`` and the error has a ``line`` attribute (1-based).
+            version, has a truncated or corrupt line, or holds several turns (a trace
+            log: use :func:`load_all`); the message starts with ``line N:`` and the
+            error has a ``line`` attribute (1-based).
         OSError: the file cannot be read.
     """
     p = Path(path)
     return loads(p.read_bytes(), path=str(p))
+
+
+def load_all(path: str | Path) -> list[Trace]:
+    """Read every trace of a file: a trace log (``TraceRecorder(..., append=True)``) or one turn.
+
+    Args:
+        path: The ``.jsonl`` file.
+
+    Returns:
+        The traces in file order (one for a file written per turn).
+
+    Raises:
+        E_TRACE_FORMAT: as :func:`load`, for the first bad line of any trace (``line N``
+            counts from the start of the file); nothing is returned then.
+        OSError: the file cannot be read.
+    """
+    p = Path(path)
+    return loads_all(p.read_bytes(), path=str(p))

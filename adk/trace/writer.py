@@ -1,11 +1,14 @@
-"""Writing finished turns: one background thread, one encode call and one write per file.
+"""Writing finished turns: one encode call per turn, one background thread for the files.
 
-The event loop only appends a finished :class:`~adk.trace.capture.TurnBuffer` to the
-writer's queue (synchronously, so neither a failure nor a cancellation can lose it) and
-wakes the thread if it sleeps. The thread takes every queued turn at once and, per turn,
-encodes the records and gate values with ``adk.encode``, builds the header and result
-lines, encodes all lines with a single ``encode_lines`` call (without a redactor), then
-writes the file with one ``os.write``.
+When a turn ends the recorder encodes its :class:`~adk.trace.capture.TurnBuffer` on the
+event loop, synchronously (so neither a failure nor a cancellation can lose it):
+:func:`encode_turn` encodes the records and gate values with ``adk.encode``, builds the
+header and result lines and encodes all lines with a single ``encode_lines`` call. The
+live buffer is dropped at once, so finished turns waiting to be written hold bytes, not
+objects the garbage collector must walk. The :class:`TraceWriter` thread takes every
+queued turn at once, applies the redactor, and writes each file with one ``os.write``
+(one per file and batch when appending to a trace log); the file system's work then
+runs off the event loop, outside the GIL.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ from adk.trace.capture import TurnBuffer
 from adk.trace.encoding import encode_doc, line_encoder
 from adk.trace.format import FORMAT_NAME, FORMAT_VERSION, ErrorInfo, HeaderLine, ResultLine
 
-__all__ = ["Redactor", "TraceWriter", "encode_turn", "write_file"]
+__all__ = ["Redactor", "TraceWriter", "encode_turn", "redact_lines", "write_file"]
 
 Redactor = Callable[[dict[str, Any]], dict[str, Any] | None]
 """``(line) -> line | None``: a line as plain JSON (``adk.encode`` envelopes included)."""
 
 _NULL: Final = msgspec.Raw(b"null")
-_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_REPLACE: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _CLOEXEC
+_APPEND: Final = os.O_RDWR | os.O_CREAT | os.O_APPEND | _CLOEXEC
+_IOV_MAX: Final = min(1024, os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16)
 _decoder: Final = msgspec.json.Decoder()
 
 
@@ -64,13 +70,13 @@ def _result_line(turn: TurnBuffer) -> ResultLine:
 
 
 def encode_turn(turn: TurnBuffer, redact: Redactor | None = None) -> bytes:
-    """A finished turn as the bytes of its trace file.
+    """A finished turn as the bytes of its trace (the recorder calls it once per turn).
 
     Args:
         turn: The finished buffer (its record and gate lines get their encoded values,
             so a second call encodes the same lines; only the header's ``created_at``
             differs).
-        redact: The recorder's redactor, or ``None``.
+        redact: A redactor applied line by line (see :func:`redact_lines`), or ``None``.
 
     Returns:
         The JSONL bytes, newline-terminated.
@@ -93,13 +99,31 @@ def encode_turn(turn: TurnBuffer, redact: Redactor | None = None) -> bytes:
         tools=turn.tools or [],
         stash=_NULL if turn.stash is None else encode_doc(dict(turn.stash)),
     )
-    lines: list[Any] = [header, *turn.lines, _result_line(turn)]
-    if redact is None:
-        return line_encoder.encode_lines(lines)
+    data = line_encoder.encode_lines([header, *turn.lines, _result_line(turn)])
+    return data if redact is None else redact_lines(data, redact)
+
+
+def redact_lines(data: bytes, redact: Redactor) -> bytes:
+    """Apply ``redact`` to every line of one encoded turn.
+
+    Args:
+        data: One turn's JSONL bytes (from :func:`encode_turn`).
+        redact: Called with each line as plain JSON; returns the line to write or ``None``
+            to drop it.
+
+    Returns:
+        The redacted JSONL bytes, newline-terminated.
+
+    Raises:
+        ValueError: the redactor dropped the header or the result line.
+        Exception: whatever the redactor raised.
+    """
     out = bytearray()
+    lines = data.split(b"\n")
+    lines.pop()  # the empty piece after the last newline
     last = len(lines) - 1
     for number, line in enumerate(lines):
-        masked = redact(_decoder.decode(line_encoder.encode(line)))
+        masked = redact(_decoder.decode(line))
         if masked is None:
             if number == 0 or number == last:
                 raise ValueError("the redactor cannot drop the header or result line")
@@ -109,23 +133,57 @@ def encode_turn(turn: TurnBuffer, redact: Redactor | None = None) -> bytes:
     return bytes(out)
 
 
-def write_file(path: str, data: bytes) -> None:
-    """Write ``data`` as the whole file ``path`` (its directory created if missing).
+def write_file(path: str, data: bytes | list[bytes], *, append: bool = False) -> None:
+    """Write ``data`` as the whole file ``path``, or append it (directory created if missing).
+
+    Args:
+        path: The file.
+        data: Whole lines (newline-terminated), as bytes or a list of chunks (written
+            with ``writev``, so they are never joined into one large copy).
+        append: Append to the file (created if missing) instead of replacing it. A file
+            whose last line was cut (a process died while writing it) first gets a
+            newline, so the new lines start on a line of their own.
 
     Raises:
         OSError: the file cannot be written.
     """
+    chunks = [data] if isinstance(data, bytes) else data
+    flags = _APPEND if append else _REPLACE
     try:
-        fd = os.open(path, _FLAGS, 0o666)
+        fd = os.open(path, flags, 0o666)
     except FileNotFoundError:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fd = os.open(path, _FLAGS, 0o666)
+        fd = os.open(path, flags, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        if append:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            if end and os.pread(fd, 1, end - 1) != b"\n":
+                chunks = [b"\n", *chunks]
+        _write_all(fd, chunks)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    """``writev`` every chunk, at most ``_IOV_MAX`` per call, resuming after short writes."""
+    total = len(chunks)
+    start = 0
+    while start < total:
+        group: list[bytes | memoryview] = list(chunks[start : start + _IOV_MAX])
+        written = os.writev(fd, group)
+        for chunk in group:
+            size = len(chunk)
+            if written < size:
+                break
+            written -= size
+            start += 1
+        else:
+            continue
+        # a short write: the rest of this chunk alone, then carry on with the next ones
+        rest = memoryview(chunks[start])[written:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+        start += 1
 
 
 class TraceWriter:
@@ -134,10 +192,13 @@ class TraceWriter:
     The thread writes in batches: when ``batch_delay`` seconds have passed since a turn
     was queued into an empty queue, when ``batch_turns`` turns are queued, or at once on
     :meth:`join` / :meth:`close` (and at interpreter exit). Batching keeps the thread
-    from contending with the event loop for the GIL turn by turn.
+    from contending with the event loop for the GIL turn by turn; in append mode each
+    batch is one write per file.
 
     Args:
-        redact: Passed to :func:`encode_turn`.
+        redact: Applied to each turn on the thread (:func:`redact_lines`).
+        append: Append every turn to its path (a trace log) instead of writing the
+            path whole.
         batch_turns: Queue length that starts a write at once.
         batch_delay: Longest wait (seconds) before queued turns are written.
 
@@ -147,12 +208,18 @@ class TraceWriter:
     """
 
     def __init__(
-        self, redact: Redactor | None = None, *, batch_turns: int = 1024, batch_delay: float = 1.0
+        self,
+        redact: Redactor | None = None,
+        *,
+        append: bool = False,
+        batch_turns: int = 1024,
+        batch_delay: float = 1.0,
     ) -> None:
         self._redact = redact
+        self._append = append
         self._batch_turns = batch_turns
         self._batch_delay = batch_delay
-        self._jobs: deque[tuple[str, TurnBuffer]] = deque()
+        self._jobs: deque[tuple[str, bytes]] = deque()
         self._lock = threading.Lock()
         self._work = threading.Event()
         self._now = threading.Event()
@@ -163,11 +230,11 @@ class TraceWriter:
         self._thread: threading.Thread | None = None
         self.errors: list[BaseException] = []
 
-    def submit(self, path: str, turn: TurnBuffer) -> None:
-        """Queue ``turn`` to be written to ``path`` (returns at once)."""
+    def submit(self, path: str, data: bytes) -> None:
+        """Queue one turn's encoded ``data`` to be written to ``path`` (returns at once)."""
         with self._lock:
             jobs = self._jobs
-            jobs.append((path, turn))
+            jobs.append((path, data))
             self._submitted += 1
             if self._thread is None:
                 self._stop = False
@@ -190,20 +257,35 @@ class TraceWriter:
             self._work.clear()
             self._now.clear()
             while jobs:
-                batch: list[tuple[str, TurnBuffer]] = []
+                batch: list[tuple[str, bytes]] = []
                 with self._lock:
                     while jobs:
                         batch.append(jobs.popleft())
-                for path, turn in batch:
-                    try:
-                        write_file(path, encode_turn(turn, self._redact))
-                    except BaseException as exc:
-                        self.errors.append(exc)
+                self._write(batch)
                 with self._done:
                     self._written += len(batch)
                     self._done.notify_all()
             if self._stop:
                 return
+
+    def _write(self, batch: list[tuple[str, bytes]]) -> None:
+        redact = self._redact
+        logs: dict[str, list[bytes]] = {}
+        for path, data in batch:
+            try:
+                if redact is not None:
+                    data = redact_lines(data, redact)
+                if self._append:
+                    logs.setdefault(path, []).append(data)
+                else:
+                    write_file(path, data)
+            except BaseException as exc:
+                self.errors.append(exc)
+        for path, chunks in logs.items():
+            try:
+                write_file(path, chunks, append=True)
+            except BaseException as exc:
+                self.errors.append(exc)
 
     def join(self) -> None:
         """Write every turn submitted so far now; block until they are written (or failed)."""

@@ -170,7 +170,7 @@ def test_envelope_shape() -> None:
     v = doc["v"]
     assert v["id"] == "m1"
     assert v["content"] == {"$adk": "Tokenizable", "v": "hi"}
-    assert v["created_at"] == {"$adk": "datetime", "v": "2024-05-06T07:08:09.123456+00:00"}
+    assert v["created_at"] == {"$adk": "datetime", "v": "2024-05-06T07:08:09.123456Z"}
     assert v["identity"]["$adk"] == "Identity"
     assert "attachments" not in v  # omitted when empty, as in the ADK snapshot
 
