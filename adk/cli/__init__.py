@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--trace",
         metavar="FILE_OR_DIR",
-        help="record the turn: a .jsonl file, or a directory for <turn_id>.jsonl",
+        help="record the turn: a .jsonl file (one turn, replaced), or a directory for "
+        "<turn_id>.jsonl",
     )
     _local_flags(chat)
 
@@ -144,8 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--json", action="store_true", help="one JSON object per event")
     _local_flags(serve)
 
-    replay = sub.add_parser("replay", help="replay a recorded trace without a model")
-    replay.add_argument("trace", help="the .jsonl trace file")
+    replay = sub.add_parser("replay", help="replay a recorded turn without a model")
+    replay.add_argument(
+        "trace", help="the .jsonl trace file: one turn, or a trace log of several turns"
+    )
+    replay.add_argument(
+        "--turn",
+        metavar="TURN_ID",
+        help="the turn to replay (required for a trace log of several turns)",
+    )
     replay.add_argument(
         "--live-tools",
         action="store_true",
@@ -154,7 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="one JSON object per event")
 
     ev = sub.add_parser("eval", help="evaluate a runner configuration on a corpus of traces")
-    ev.add_argument("corpus", metavar="CORPUS_DIR", help="a directory of .jsonl traces")
+    ev.add_argument(
+        "corpus",
+        metavar="CORPUS_DIR",
+        help="a directory of .jsonl traces (every turn of each file, trace logs included)",
+    )
     ev.add_argument(
         "--config",
         required=True,

@@ -1,28 +1,40 @@
 """Traces on the command line: ``adk chat --trace``, ``adk replay`` and ``adk eval``.
 
-``adk chat ... --trace TARGET`` records the turn it runs (:class:`~adk.trace.TraceRecorder`).
-A ``TARGET`` ending in ``.jsonl`` is the trace file itself (written whole, atomically,
-when the turn ends); anything else is a directory that receives ``<turn_id>.jsonl``.
+A trace file holds one recorded turn; a *trace log* holds several, one after another
+(:class:`~adk.trace.TraceRecorder` with ``append=True``, read with
+:func:`~adk.trace.load_all`). ``adk replay`` and ``adk eval`` read both.
 
-``adk replay TRACE [--live-tools] [--json]`` replays a trace without a model
-(:class:`~adk.trace.ReplayExecutor`) through a plain ``TurnRunner`` offering the demo tools
-the trace names (``calculator``, ``current_utc_time``, ``convert_units``; other tools are
-not available, which ``--live-tools`` reports as a divergence), and prints the replayed
-answer, the tool calls and every divergence. Exit codes: 0 no divergence, 1 a
-divergence, a corrupt trace (``E_TRACE_FORMAT: line N: …``) or a replay error, 2 the
-trace file cannot be read.
+``adk chat ... --trace TARGET`` records the turn it runs (:class:`~adk.trace.TraceRecorder`),
+one turn per file, never a trace log. A ``TARGET`` ending in ``.jsonl`` is the trace file
+itself (written whole, atomically, when the turn ends, replacing any file of that name);
+anything else is a directory that receives ``<turn_id>.jsonl``. Trace logs come from
+``TraceRecorder(path, append=True)`` in your own program.
+
+``adk replay TRACE [--turn TURN_ID] [--live-tools] [--json]`` replays one recorded turn
+without a model (:class:`~adk.trace.ReplayExecutor`) through a plain ``TurnRunner``
+offering the demo tools the trace names (``calculator``, ``current_utc_time``,
+``convert_units``; other tools are not available, which ``--live-tools`` reports as a
+divergence), and prints the replayed answer, the tool calls and every divergence. A file
+of one turn is replayed as is (``--turn``, if given, must be its turn id); a trace log of
+several turns needs ``--turn`` to pick one (without it the error gives the number of turns
+and the first turn ids). Exit codes: 0 no divergence, 1 a divergence, a corrupt trace
+(``E_TRACE_FORMAT: line N: …``) or a replay error, 2 the trace file cannot be read, or a
+usage error (a trace log without ``--turn``, a ``--turn`` not in the file).
 
 ``adk eval CORPUS_DIR --config module:function [--check SPEC]... [--live-tools] [--json]``
-replays every ``*.jsonl`` of ``CORPUS_DIR`` (sorted by name) through a candidate
-configuration and prints :meth:`~adk.trace.Report.table` (``--json``: the report as one
-JSON object). The configuration is ``function(executor) -> TurnRunner``, named as
-``package.module:function`` (imported with the current directory on ``sys.path``) or
-``path/to/file.py:function``. Its checks are the function's optional ``checks``
-attribute (a list of check callables, or a dict name → check), plus the built-in checks
-given with ``--check``: ``contains:TEXT``, ``equals:TEXT``, ``tool:NAME``,
-``no-tool:NAME``, ``no-error``, ``max-iterations:N``. Exit codes: 0 every trace passed;
-1 a trace failed, diverged or errored, or a trace is corrupt; 2 a usage error (bad
-``--config`` or ``--check``, no such directory, no traces in it).
+replays every turn of every ``*.jsonl`` of ``CORPUS_DIR`` (files sorted by name, the
+turns of a trace log in file order) through a candidate configuration and prints
+:meth:`~adk.trace.Report.table` (``--json``: the report as one JSON object). A turn of a
+trace log is named ``FILE#TURN_ID`` in the report (``adk replay FILE --turn TURN_ID``
+replays it); a file of one turn by its path. The configuration is
+``function(executor) -> TurnRunner``, named as ``package.module:function`` (imported with
+the current directory on ``sys.path``) or ``path/to/file.py:function``. Its checks are
+the function's optional ``checks`` attribute (a list of check callables, or a dict
+name → check), plus the built-in checks given with ``--check``: ``contains:TEXT``,
+``equals:TEXT``, ``tool:NAME``, ``no-tool:NAME``, ``no-error``, ``max-iterations:N``.
+Exit codes: 0 every trace passed; 1 a trace failed, diverged or errored, or a trace is
+corrupt; 2 a usage error (bad ``--config`` or ``--check``, no such directory, no traces
+in it).
 """
 
 from __future__ import annotations
@@ -49,12 +61,13 @@ from adk.trace import (
     Check,
     ReplayedTurn,
     ReplayExecutor,
+    Report,
     Trace,
     TraceRecorder,
     evaluate,
     final_answer_contains,
     final_answer_equals,
-    load,
+    load_all,
     max_iterations,
     no_error,
     replay,
@@ -121,9 +134,14 @@ class ChatTrace:
 # -- loading ------------------------------------------------------------------------------
 
 
-def _load(path: Path) -> Trace:
+def _usage(message: str) -> CommandError:
+    return CommandError(message, exit_code=2, code="usage")
+
+
+def _load(path: Path) -> list[Trace]:
+    """Every trace of ``path`` (one for a file written per turn, several for a trace log)."""
     try:
-        return load(path)
+        return load_all(path)
     except AdkError as exc:
         raise CommandError(f"{path}: {exc}", exit_code=1, code=exc.code) from exc
     except IsADirectoryError:
@@ -180,29 +198,65 @@ def _print_turn(turn: ReplayedTurn, out: Output) -> list[dict[str, Any]]:
     return calls
 
 
+_SHOWN_TURNS = 5  # turn ids listed when a trace log needs --turn
+
+
+def _turn_ids(traces: Sequence[Trace]) -> str:
+    ids = [t.header.turn_id for t in traces[:_SHOWN_TURNS]]
+    more = len(traces) - len(ids)
+    return ", ".join(ids) + (f", … ({more} more)" if more else "")
+
+
+def _pick(path: Path, traces: list[Trace], turn_id: str | None) -> tuple[int, Trace]:
+    """The trace to replay and its 0-based position in the file.
+
+    Raises:
+        CommandError: a trace log of several turns without ``turn_id``, or a ``turn_id``
+            the file does not hold (exit 2).
+    """
+    if turn_id is None:
+        if len(traces) == 1:
+            return 0, traces[0]
+        raise _usage(
+            f"{path} is a trace log of {len(traces)} turns; choose one with --turn TURN_ID "
+            f"(turns: {_turn_ids(traces)})"
+        )
+    for index, trace in enumerate(traces):
+        if trace.header.turn_id == turn_id:
+            return index, trace
+    held = "1 turn" if len(traces) == 1 else f"{len(traces)} turns"
+    raise _usage(f"{path} holds no turn {turn_id!r} ({held}: {_turn_ids(traces)})")
+
+
 def run_replay(args: argparse.Namespace, out: Output) -> int:
     """Run ``adk replay`` (see the module docstring).
 
     Args:
-        args: The parsed arguments (``trace``, ``live_tools``).
+        args: The parsed arguments (``trace``, ``turn``, ``live_tools``).
         out: The printer.
 
     Returns:
         0 if the replay did not diverge, 1 otherwise.
 
     Raises:
-        CommandError: the trace cannot be read (2) or is corrupt (1).
+        CommandError: the trace cannot be read (2), is corrupt (1), is a trace log of
+            several turns without ``--turn`` (2) or holds no turn ``--turn`` (2).
     """
     path = Path(args.trace)
-    trace = _load(path)
+    traces = _load(path)
+    index, trace = _pick(path, traces, args.turn)
     mode = "live" if args.live_tools else "recorded"
     tools = _replay_tools(trace)
     header = trace.header
+    position = f", {index + 1} of {len(traces)} in the log" if len(traces) > 1 else ""
     out.info(
-        f"replaying {path} (turn {header.turn_id}, recorded {header.created_at:%Y-%m-%d %H:%M:%S} "
-        f"by adk {header.adk_version}; tool results: {mode})",
+        f"replaying {path} (turn {header.turn_id}{position}, recorded "
+        f"{header.created_at:%Y-%m-%d %H:%M:%S} by adk {header.adk_version}; "
+        f"tool results: {mode})",
         trace=str(path),
         turn_id=header.turn_id,
+        turn_index=index,
+        turns=len(traces),
         tool_results=mode,
     )
     missing = [n for n in _tool_names(trace) if n not in {t.name for t in tools}]
@@ -254,10 +308,6 @@ def run_replay(args: argparse.Namespace, out: Output) -> int:
 
 
 # -- adk eval -----------------------------------------------------------------------------
-
-
-def _usage(message: str) -> CommandError:
-    return CommandError(message, exit_code=2, code="usage")
 
 
 def parse_check(spec: str) -> Check:
@@ -353,14 +403,32 @@ def load_config(
     return build, named
 
 
-def _corpus(directory: str) -> list[Trace]:
+def _corpus(directory: str) -> tuple[list[Trace], list[str]]:
+    """Every trace of every ``*.jsonl`` of ``directory``, and the name of each in reports.
+
+    A file of one turn is named by its path, a turn of a trace log ``path#turn_id``.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise _usage(f"{directory} is not a directory")
     files = sorted(root.glob("*.jsonl"))
     if not files:
         raise _usage(f"no *.jsonl traces in {directory}")
-    return [_load(f) for f in files]
+    traces: list[Trace] = []
+    names: list[str] = []
+    for f in files:
+        loaded = _load(f)
+        traces += loaded
+        names += [str(f)] if len(loaded) == 1 else [f"{f}#{t.header.turn_id}" for t in loaded]
+    return traces, names
+
+
+def _renamed(report: Report, names: list[str]) -> Report:
+    """``report`` with each trace named as in ``names`` (one per trace, in order)."""
+    traces = tuple(
+        msgspec.structs.replace(t, trace=name) for t, name in zip(report.traces, names, strict=True)
+    )
+    return msgspec.structs.replace(report, traces=traces)
 
 
 def run_eval(args: argparse.Namespace, out: Output) -> int:
@@ -378,7 +446,7 @@ def run_eval(args: argparse.Namespace, out: Output) -> int:
     """
     build, named = load_config(args.config)
     named += [(getattr(c, "__name__", spec), c) for spec in args.check for c in [parse_check(spec)]]
-    traces = _corpus(args.corpus)
+    traces, names = _corpus(args.corpus)
     mode = "live" if args.live_tools else "recorded"
     checks = dict(named)
     if len(checks) < len(named):
@@ -386,6 +454,7 @@ def run_eval(args: argparse.Namespace, out: Output) -> int:
     report = anyio.run(
         lambda: evaluate(traces, build_runner=build, checks=checks, tool_results=mode)
     )
+    report = _renamed(report, names)
     if out.json_mode:
         out.event("report", passed=report.passed, **_plain(report))
     else:

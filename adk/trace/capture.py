@@ -11,18 +11,19 @@ buffers.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Final, Literal
 
 import anyio
+import msgspec
 
 from adk.errors import AbortError
 from adk.runners.gate import TurnGate
 from adk.runners.turn import FUNCTIONAL_EVENTS, OBSERVABILITY_EVENTS, TurnResult, TurnRunner
 from adk.trace.compare import gate_info
+from adk.trace.encoding import line_encoder
 from adk.trace.format import ErrorInfo, EventOut, GateOut, RecordOut, SignalOut
 
 __all__ = ["Capture", "RecordingStore", "TurnBuffer", "is_abort"]
@@ -70,7 +71,8 @@ class TurnBuffer:
         lines: The captured entries in order (``seq`` is the 1-based position).
         docs: The record and gate lines whose value the writer must ``adk.encode``.
         calls: Executor calls so far.
-        tools: The tools' ``describe()`` dicts (set on the first executor call).
+        tools: The tools' ``describe()`` dicts as an encoded JSON list (set on the first
+            executor call).
         errors: The ``error`` events, as :class:`ErrorInfo`.
         gates: Open gates by ``id()``.
         dispatch_status: The last ``dispatch_end`` status.
@@ -108,7 +110,7 @@ class TurnBuffer:
         self.lines: list[Any] = []
         self.docs: list[RecordOut | GateOut] = []
         self.calls = 0
-        self.tools: list[dict[str, Any]] | None = None
+        self.tools: msgspec.Raw | None = None
         self.errors: list[ErrorInfo] = []
         self.gates: dict[int, TurnGate[Any]] = {}
         self.dispatch_status: Literal["ack", "nack", "aborted"] | None = None
@@ -131,7 +133,7 @@ class Capture:
     """
 
     def __init__(self) -> None:
-        self._tools: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._last_tools: tuple[tuple[Any, ...], msgspec.Raw] | None = None
         self._listeners: dict[str, Callable[[Any], None]] = {
             name: self._listener(name) for name in _ALL_EVENTS
         }
@@ -189,7 +191,7 @@ class Capture:
             turn = current_turn.get()
             if turn is None:
                 result = executor(ctx, helpers)
-                if inspect.isawaitable(result):
+                if result is not None and hasattr(result, "__await__"):
                     await result
                 return
             if turn.tools is None:
@@ -201,7 +203,7 @@ class Capture:
             token = _window.set((turn, call))
             try:
                 result = executor(ctx, helpers)
-                if inspect.isawaitable(result):
+                if result is not None and hasattr(result, "__await__"):  # as the dispatch
                     await result
             except BaseException as exc:
                 if is_abort(exc):
@@ -336,13 +338,17 @@ class Capture:
         if turn.prompt is None:
             turn.prompt = ctx.system_prompt
             turn.instructions = list(ctx.standing_instructions)
-        tools: list[dict[str, Any]] = []
-        for tool in ctx.tools.all():
-            cached = self._tools.get(id(tool))
-            if cached is None or cached[0] is not tool:
-                cached = self._tools[id(tool)] = (tool, tool.describe())
-            tools.append(cached[1])
-        turn.tools = tools
+        tools = tuple(ctx.tools.all())
+        last = self._last_tools
+        if (
+            last is None
+            or len(last[0]) != len(tools)
+            or any(a is not b for a, b in zip(last[0], tools, strict=True))
+        ):
+            # A runner's tools rarely change: their descriptions are encoded once.
+            described = [tool.describe() for tool in tools]
+            last = self._last_tools = (tools, msgspec.Raw(line_encoder.encode(described)))
+        turn.tools = last[1]
 
 
 class RecordingStore:

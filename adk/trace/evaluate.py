@@ -17,7 +17,7 @@ import msgspec
 from adk.runners.turn import FUNCTIONAL_EVENTS, OBSERVABILITY_EVENTS, TurnResult, TurnRunner
 from adk.trace.compare import gate_info
 from adk.trace.format import ErrorInfo
-from adk.trace.loader import load
+from adk.trace.loader import load_all
 from adk.trace.model import Trace
 from adk.trace.replay import Divergence, ReplayExecutor
 
@@ -105,7 +105,9 @@ class TraceReport(msgspec.Struct, frozen=True, kw_only=True):
     """The evaluation of one trace.
 
     Attributes:
-        trace: The trace's file, or its turn id when it was given in memory.
+        trace: The trace's file (the turns of a trace log share it), or its turn id when
+            it was given in memory.
+        turn_id: The recorded turn's id (tells the turns of a log apart).
         status: ``"error"`` (the replay raised), ``"fail"`` (a check failed),
             ``"diverged"`` (checks passed but the path diverged) or ``"pass"``.
         turn_status: The replayed ``TurnResult.status`` (``None`` after an error).
@@ -115,6 +117,7 @@ class TraceReport(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     trace: str
+    turn_id: str
     status: Literal["pass", "fail", "diverged", "error"]
     turn_status: str | None
     divergences: tuple[Divergence, ...]
@@ -153,10 +156,9 @@ def _traces(traces: Iterable[Trace | str | Path] | str | Path) -> list[Trace]:
             out.append(item)
             continue
         p = Path(item)
-        if p.is_dir():
-            out.extend(load(f) for f in sorted(p.glob("*.jsonl")))
-        else:
-            out.append(load(p))
+        files = sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
+        for f in files:
+            out.extend(load_all(f))  # every turn of a trace log, in file order
     return out
 
 
@@ -244,7 +246,8 @@ async def evaluate(
 
     Args:
         traces: :class:`~adk.trace.Trace` objects, trace files, or directories (every
-            ``*.jsonl`` inside, sorted by name); one path alone is accepted too.
+            ``*.jsonl`` inside, sorted by name); one path alone is accepted too. Every
+            turn of a file is evaluated, in file order (a trace log holds several).
         build_runner: ``(executor) -> TurnRunner``: the candidate configuration, built
             afresh per trace around its :class:`ReplayExecutor`.
         checks: Check callables (named by ``__name__``) or a mapping name → check.
@@ -278,6 +281,7 @@ async def evaluate(
         reports.append(
             TraceReport(
                 trace=trace.path or trace.header.turn_id,
+                turn_id=trace.header.turn_id,
                 status=status,
                 turn_status=None if turn.result is None else turn.result.status,
                 divergences=tuple(turn.divergences),

@@ -77,6 +77,7 @@ __all__ = [
     "GateLine",
     "GateOut",
     "HeaderLine",
+    "HeaderOut",
     "Line",
     "RecordLine",
     "RecordOut",
@@ -257,6 +258,20 @@ Line = HeaderLine | EventLine | RecordLine | SignalLine | GateLine | ResultLine
 # --- wire lines (writing) ------------------------------------------------------------------
 # Positional and untyped values: built on the event loop for every entry, so they must cost
 # no more than a tuple; encoded by ``adk.trace.encoding.line_encoder`` (same JSON as above).
+
+
+class HeaderOut(msgspec.Struct, tag="header", tag_field="t", kw_only=True):
+    """A :class:`HeaderLine` to write; the documents and ``tools`` are encoded JSON."""
+
+    format: str
+    version: int
+    adk_version: str
+    created_at: datetime
+    turn_id: str
+    system_prompt: msgspec.Raw
+    standing_instructions: msgspec.Raw
+    tools: msgspec.Raw
+    stash: msgspec.Raw
 
 
 class EventOut(msgspec.Struct, tag="event", tag_field="t"):

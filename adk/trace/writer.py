@@ -26,7 +26,7 @@ import msgspec
 from adk._version import __version__
 from adk.trace.capture import TurnBuffer
 from adk.trace.encoding import encode_doc, line_encoder
-from adk.trace.format import FORMAT_NAME, FORMAT_VERSION, ErrorInfo, HeaderLine, ResultLine
+from adk.trace.format import FORMAT_NAME, FORMAT_VERSION, ErrorInfo, HeaderOut, ResultLine
 
 __all__ = ["Redactor", "TraceWriter", "encode_turn", "redact_lines", "write_file"]
 
@@ -34,6 +34,7 @@ Redactor = Callable[[dict[str, Any]], dict[str, Any] | None]
 """``(line) -> line | None``: a line as plain JSON (``adk.encode`` envelopes included)."""
 
 _NULL: Final = msgspec.Raw(b"null")
+_EMPTY: Final = msgspec.Raw(b"[]")
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _REPLACE: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _CLOEXEC
 _APPEND: Final = os.O_RDWR | os.O_CREAT | os.O_APPEND | _CLOEXEC
@@ -88,15 +89,21 @@ def encode_turn(turn: TurnBuffer, redact: Redactor | None = None) -> bytes:
     for line in turn.docs:
         line.value = encode_doc(line.value)
     turn.docs.clear()  # encoded once: encoding the turn again gives the same bytes
-    header = HeaderLine(
+    prompt = turn.prompt
+    instructions = turn.instructions
+    header = HeaderOut(
         format=FORMAT_NAME,
         version=FORMAT_VERSION,
         adk_version=__version__,
         created_at=datetime.now(UTC),
         turn_id=turn.turn_id or "",
-        system_prompt=encode_doc(turn.prompt if turn.prompt is not None else ""),
-        standing_instructions=encode_doc(list(turn.instructions or ())),
-        tools=turn.tools or [],
+        system_prompt=(
+            msgspec.Raw(line_encoder.encode(prompt))
+            if type(prompt) is str
+            else encode_doc(prompt if prompt is not None else "")
+        ),
+        standing_instructions=encode_doc(list(instructions)) if instructions else _EMPTY,
+        tools=turn.tools or _EMPTY,
         stash=_NULL if turn.stash is None else encode_doc(dict(turn.stash)),
     )
     data = line_encoder.encode_lines([header, *turn.lines, _result_line(turn)])

@@ -14,7 +14,7 @@ import pytest
 import adk
 from adk.cli import main
 from adk.testing import OpenAIStubServer, StubResponse
-from adk.trace import TraceRecorder, load
+from adk.trace import TraceRecorder, evaluate, load, load_all
 
 QUESTION = "What is 37 * 43 plus 12?"
 ANSWER = "37 * 43 plus 12 is 1603."
@@ -135,6 +135,24 @@ def record_scripted(directory: Path) -> Path:
         return recorder.paths[result.turn_id]
 
     return anyio.run(go)
+
+
+def record_log(path: Path, turns: int = 3) -> list[str]:
+    """Record ``turns`` turns of :func:`scripted` into the trace log ``path``; their ids."""
+
+    async def go() -> list[str]:
+        recorder = TraceRecorder(path, append=True)
+        runner = recorder.runner(executor=scripted, tools=[calculator])
+        ids: list[str] = []
+        for _ in range(turns):
+            result = await recorder.run(runner, system_prompt="You calculate.")
+            ids.append(result.turn_id)
+        await recorder.flush()
+        return ids
+
+    ids = anyio.run(go)
+    assert [t.header.turn_id for t in load_all(path)] == ids
+    return ids
 
 
 # -- adk chat --trace + adk replay ----------------------------------------------------------
@@ -269,6 +287,76 @@ def test_replay_missing_file_or_directory_exits_2(
         assert code == 2 and out == ""
         assert len(err.splitlines()) == 1 and needle in err
         assert err.startswith("adk: error: ")
+
+
+def test_replay_one_turn_of_a_trace_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "log.jsonl"
+    ids = record_log(log)
+    assert len(set(ids)) == 3
+
+    code, out, _ = run(["replay", str(log), "--turn", ids[1], "--json"], capsys)
+    events = json_lines(out)
+    assert code == 0, events
+    (status,) = [e for e in events if e["event"] == "status"]
+    assert status["trace"] == str(log) and status["turn_id"] == ids[1]
+    assert status["turn_index"] == 1 and status["turns"] == 3
+    last = events[-1]
+    assert last["event"] == "turn_end" and last["answer"] == "It is 1604."
+    assert last["status"] == last["recorded_status"] == "completed"
+    assert last["divergences"] == 0
+
+    code, out, err = run(["replay", str(log), "--turn", ids[2], "--live-tools"], capsys)
+    assert code == 1  # the demo calculator disagrees with the recorded one
+    assert f"adk: replaying {log} (turn {ids[2]}, 3 of 3 in the log," in err
+    assert "1 divergence(s)" in out
+
+
+@pytest.mark.parametrize("json_mode", [False, True])
+def test_replay_trace_log_without_turn_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], json_mode: bool
+) -> None:
+    log = tmp_path / "log.jsonl"
+    ids = record_log(log)
+    flag = ["--json"] if json_mode else []
+    code, out, err = run(["replay", str(log), *flag], capsys)
+    assert code == 2
+    if json_mode:
+        (event,) = json_lines(out)
+        assert event["event"] == "error" and event["code"] == "usage"
+        message = event["message"]
+    else:
+        assert out == "" and len(err.splitlines()) == 1 and err.startswith("adk: error: ")
+        message = err
+    assert f"{log} is a trace log of 3 turns; choose one with --turn TURN_ID" in message
+    assert f"(turns: {', '.join(ids)})" in message
+    assert "see 'adk replay --help'" in message
+
+
+def test_replay_trace_log_lists_only_the_first_turn_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "log.jsonl"
+    ids = record_log(log, turns=7)
+    code, _, err = run(["replay", str(log)], capsys)
+    assert code == 2
+    assert "trace log of 7 turns; choose one with --turn TURN_ID" in err
+    assert f"(turns: {', '.join(ids[:5])}, … (2 more))" in err
+    assert ids[5] not in err
+
+
+def test_replay_unknown_turn_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "log.jsonl"
+    ids = record_log(log)
+    single = record_scripted(tmp_path / "one")
+    for path, held in ((log, f"3 turns: {', '.join(ids)}"), (single, f"1 turn: {single.stem}")):
+        code, out, err = run(["replay", str(path), "--turn", "no-such-turn"], capsys)
+        assert code == 2 and out == ""
+        assert len(err.splitlines()) == 1 and err.startswith("adk: error: ")
+        assert f"{path} holds no turn 'no-such-turn' ({held})" in err
+
+    code, out, _ = run(["replay", str(single), "--turn", single.stem, "--json"], capsys)
+    assert code == 0  # --turn naming the only turn of a single-turn file
+    assert json_lines(out)[-1]["answer"] == "It is 1604."
 
 
 # -- adk eval -------------------------------------------------------------------------------
@@ -439,3 +527,51 @@ def test_failed_chat_turn_is_recorded_and_replays_as_failed(
     assert code == 0
     assert "(the turn failed: E_PROVIDER_SERVER_ERROR" in out
     assert "replayed failed (recorded failed)" in out
+
+
+LOG_CONFIG = """
+from typing import Any
+
+import adk
+from adk.cli._tools import demo_tools
+
+
+def build(executor: Any) -> adk.TurnRunner:
+    return adk.TurnRunner(executor=executor, tools=[demo_tools()["calculator"]])
+"""
+
+
+def test_eval_reads_every_turn_of_a_trace_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "corpus"
+    log = corpus / "log.jsonl"
+    ids = record_log(log)
+    single = record_scripted(corpus)
+    (tmp_path / "cfg.py").write_text(textwrap.dedent(LOG_CONFIG))
+    argv = ["eval", str(corpus), "--config", f"{tmp_path / 'cfg.py'}:build"]
+    names = sorted([(log.name, [f"{log}#{i}" for i in ids]), (single.name, [str(single)])])
+    expected = [name for _, group in names for name in group]  # files by name, turns in order
+
+    code, out, _ = run([*argv, "--check", "tool:calculator", "--check", "contains:1604"], capsys)
+    assert code == 0, out
+    lines = out.splitlines()
+    assert [ln.split()[:4] for ln in lines[1:5]] == [
+        [n, "pass", "completed", "0"] for n in expected
+    ]
+    assert lines[5] == "pass: 4, fail: 0, diverged: 0, error: 0, total: 4"
+
+    code, out, _ = run([*argv, "--check", "contains:1603", "--json"], capsys)
+    assert code == 1
+    (report,) = json_lines(out)
+    assert report["totals"]["total"] == 4 and report["totals"]["fail"] == 4
+    assert [t["trace"] for t in report["traces"]] == expected
+
+    # the library takes the log (or the directory) as a path too
+    def build(executor: Any) -> adk.TurnRunner:
+        return adk.TurnRunner(executor=executor, tools=[calculator])
+
+    for given, total in ((log, 3), (corpus, 4), ([log, single], 4)):
+        result = anyio.run(lambda g=given: evaluate(g, build_runner=build))
+        assert result.totals["total"] == total and result.passed
+        assert len({t.turn_id for t in result.traces}) == total  # each turn told apart
