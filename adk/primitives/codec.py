@@ -96,6 +96,7 @@ class _Codec(NamedTuple):
     cls: type
     to_raw: Callable[[Any], Any]
     from_raw: Callable[[Any], Any]
+    fast: Callable[[Any], Any] | None = None  # a built-in direct encoder (_codec_fast)
 
 
 _by_type: dict[type, _Codec] = {}
@@ -366,6 +367,9 @@ def _enc(value: Any) -> Any:
         return _enc_dict(value)
     codec = _by_type.get(t)
     if codec is not None:
+        fast = codec.fast
+        if fast is not None:
+            return fast(value)
         return {TAG_KEY: codec.tag, _VALUE_KEY: _enc_snapshot(codec.to_raw(value))}
     if t is MappingProxyType:  # ToolCall.args
         return _enc_dict(value)
@@ -752,6 +756,12 @@ def _register_defaults() -> None:
         if isinstance(cls, type) and cls not in _by_type:
             register_codec(cls, to_raw=_tool_to_raw, from_raw=_tool_from_raw(cls))
     _register_tool_registry(_optional_module("adk.primitives.tool_registry"))
+    fast_module = _optional_module("adk.primitives._codec_fast")
+    if fast_module is not None:
+        for cls, fast in fast_module.fast_encoders(_enc, _enc_dict).items():
+            codec = _by_type.get(cls)
+            if codec is not None:
+                _by_type[cls] = _by_tag[codec.tag] = codec._replace(fast=fast)
 
 
 def _optional_module(name: str) -> Any:

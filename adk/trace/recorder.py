@@ -85,7 +85,7 @@ class TraceRecorder(Capture):
         *,
         append: bool = False,
         redact: Redactor | None = None,
-        batch_turns: int = 1024,
+        batch_turns: int = 256,
         batch_delay: float = 1.0,
     ) -> None:
         _check_options(path, append, redact, batch_turns, batch_delay)

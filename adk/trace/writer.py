@@ -219,7 +219,7 @@ class TraceWriter:
         redact: Redactor | None = None,
         *,
         append: bool = False,
-        batch_turns: int = 1024,
+        batch_turns: int = 256,
         batch_delay: float = 1.0,
     ) -> None:
         self._redact = redact
