@@ -502,6 +502,29 @@ def encode(obj: object) -> bytes:
         raise _error(f"cannot encode the value: {exc}", exc) from exc
 
 
+def encode_tree(obj: object) -> Any:
+    """What :func:`encode` hands to msgspec: ``obj`` as a tree msgspec encodes to the same JSON.
+
+    For embedding a value in a larger msgspec document (trace lines) without encoding it
+    twice. The tree holds plain JSON values, ``datetime`` and msgspec Structs; encode it
+    with any msgspec JSON encoder (an ``enc_hook`` is never called for it).
+
+    Raises:
+        E_CODEC_ERROR: as :func:`encode`.
+        E_READER_NOT_DESCRIBABLE: as :func:`encode`.
+    """
+    if not _defaults_loaded:
+        _load_defaults()
+    try:
+        return _enc(obj)
+    except AdkError:
+        raise
+    except RecursionError as exc:
+        raise _error("the value is nested too deeply to encode", exc) from exc
+    except Exception as exc:
+        raise _error(f"cannot encode the value: {exc}", exc) from exc
+
+
 # --- decoding -----------------------------------------------------------------------------
 
 

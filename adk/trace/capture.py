@@ -71,6 +71,7 @@ class TurnBuffer:
         lines: The captured entries in order (``seq`` is the 1-based position).
         docs: The record and gate lines whose value the writer must ``adk.encode``.
         calls: Executor calls so far.
+        call: The executor call running now (its 0-based number), ``None`` between calls.
         tools: The tools' ``describe()`` dicts as an encoded JSON list (set on the first
             executor call).
         errors: The ``error`` events, as :class:`ErrorInfo`.
@@ -83,6 +84,7 @@ class TurnBuffer:
     """
 
     __slots__ = (
+        "call",
         "calls",
         "cancelled",
         "dispatch_status",
@@ -110,6 +112,7 @@ class TurnBuffer:
         self.lines: list[Any] = []
         self.docs: list[RecordOut | GateOut] = []
         self.calls = 0
+        self.call: int | None = None
         self.tools: msgspec.Raw | None = None
         self.errors: list[ErrorInfo] = []
         self.gates: dict[int, TurnGate[Any]] = {}
@@ -122,7 +125,6 @@ class TurnBuffer:
 
 current_turn: ContextVar[TurnBuffer | None] = ContextVar("adk_trace_turn", default=None)
 """The turn being recorded in this context."""
-_window: ContextVar[tuple[TurnBuffer, int] | None] = ContextVar("adk_trace_call", default=None)
 
 
 class Capture:
@@ -200,7 +202,7 @@ class Capture:
             turn.calls = call + 1
             iteration: int = ctx.iteration
             lines = turn.lines
-            token = _window.set((turn, call))
+            turn.call = call
             try:
                 result = executor(ctx, helpers)
                 if result is not None and hasattr(result, "__await__"):  # as the dispatch
@@ -213,7 +215,7 @@ class Capture:
                     lines.append(SignalOut(len(lines) + 1, call, iteration, "raise", info))
                 raise
             finally:
-                _window.reset(token)
+                turn.call = None
             if ctx.is_acked:
                 lines.append(SignalOut(len(lines) + 1, call, iteration, "ack"))
             elif (nack := ctx.nack_error) is not None:
@@ -235,10 +237,8 @@ class Capture:
         if turn.prompt is None and hasattr(ctx, "system_prompt"):
             turn.prompt = ctx.system_prompt
             turn.instructions = list(ctx.standing_instructions)
-        win = _window.get()
-        call = win[1] if win is not None and win[0] is turn else None
         lines = turn.lines
-        line = RecordOut(len(lines) + 1, op, kind, call, value)
+        line = RecordOut(len(lines) + 1, op, kind, turn.call, value)
         lines.append(line)
         turn.docs.append(line)
 
@@ -266,21 +266,17 @@ class Capture:
 
         def on(payload: Any) -> None:
             turn = current_turn.get()
-            if turn is None:
-                return
-            win = _window.get()
-            lines = turn.lines
-            call = win[1] if win is not None and win[0] is turn else None
-            lines.append(EventOut(len(lines) + 1, name, call, payload))
+            if turn is not None:
+                lines = turn.lines
+                lines.append(EventOut(len(lines) + 1, name, turn.call, payload))
 
         return on
 
     def _event(self, name: str, payload: Any) -> TurnBuffer | None:
         turn = current_turn.get()
         if turn is not None:
-            win = _window.get()
-            call = win[1] if win is not None and win[0] is turn else None
-            turn.lines.append(EventOut(len(turn.lines) + 1, name, call, payload))
+            lines = turn.lines
+            lines.append(EventOut(len(lines) + 1, name, turn.call, payload))
         return turn
 
     def _on_error(self, payload: Any) -> None:

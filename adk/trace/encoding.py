@@ -2,10 +2,10 @@
 
 Event payloads are msgspec Structs and are written by msgspec itself; the few values
 inside them that msgspec cannot write are handed to :func:`enc_hook`: exceptions become
-:class:`~adk.trace.format.ErrorInfo` objects, anything else its ``adk.encode`` envelope
-(spliced in as raw JSON, so it is encoded exactly once), or its ``repr`` when even
+:class:`~adk.trace.format.ErrorInfo` objects, anything else its ``adk.encode`` tree
+(written in the same pass, so it is encoded exactly once), or its ``repr`` when even
 ``adk.encode`` refuses it. Whole records, gate values and the header's documents go
-through :func:`encode_doc` (``adk.encode``, with the same ``repr`` fallback).
+through :func:`doc_tree` (the ``adk.encode`` tree, with the same ``repr`` fallback).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, Final
 import msgspec
 
 from adk.errors import AdkError
-from adk.primitives.codec import encode
+from adk.primitives.codec import encode_tree
 from adk.trace.format import ErrorInfo
 
-__all__ = ["enc_hook", "encode_doc", "line_encoder", "plain"]
+__all__ = ["doc_tree", "enc_hook", "line_encoder", "plain"]
 
 
 def enc_hook(obj: Any) -> Any:
@@ -28,13 +28,14 @@ def enc_hook(obj: Any) -> Any:
         obj: A value msgspec cannot encode natively.
 
     Returns:
-        An :class:`ErrorInfo` for an exception; otherwise ``adk.encode(obj)`` as
-        ``msgspec.Raw``; ``repr(obj)`` if ``adk.encode`` refuses the value.
+        An :class:`ErrorInfo` for an exception; otherwise the ``adk.encode`` tree of
+        ``obj`` (the same JSON as ``adk.encode(obj)``); ``repr(obj)`` if ``adk.encode``
+        refuses the value.
     """
     if isinstance(obj, BaseException):
         return ErrorInfo.of(obj)
     try:
-        return msgspec.Raw(encode(obj))
+        return encode_tree(obj)
     except AdkError:
         return repr(obj)
 
@@ -45,19 +46,23 @@ line_encoder: Final = msgspec.json.Encoder(enc_hook=enc_hook)
 _decoder: Final = msgspec.json.Decoder()
 
 
-def encode_doc(value: object) -> msgspec.Raw:
-    """``adk.encode(value)`` as an embeddable JSON fragment (``repr`` if it is refused).
+def doc_tree(value: object) -> Any:
+    """``value`` as ``adk.encode`` would write it, as a tree for :data:`line_encoder`.
+
+    Encoded by :data:`line_encoder` inside a line, it writes exactly ``adk.encode(value)``
+    (or the JSON string ``repr(value)`` when ``adk.encode`` refuses the value), in the
+    same pass as the line.
 
     Args:
         value: A record, gate value, prompt, instruction list or stash.
 
     Returns:
-        The JSON fragment.
+        A tree of JSON values, datetimes and msgspec Structs.
     """
     try:
-        return msgspec.Raw(encode(value))
+        return encode_tree(value)
     except AdkError:
-        return msgspec.Raw(line_encoder.encode(repr(value)))
+        return repr(value)
 
 
 def plain(value: Any) -> Any:

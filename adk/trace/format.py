@@ -261,17 +261,17 @@ Line = HeaderLine | EventLine | RecordLine | SignalLine | GateLine | ResultLine
 
 
 class HeaderOut(msgspec.Struct, tag="header", tag_field="t", kw_only=True):
-    """A :class:`HeaderLine` to write; the documents and ``tools`` are encoded JSON."""
+    """A :class:`HeaderLine` to write; documents as ``adk.encode`` trees, ``tools`` as JSON."""
 
     format: str
     version: int
     adk_version: str
     created_at: datetime
     turn_id: str
-    system_prompt: msgspec.Raw
-    standing_instructions: msgspec.Raw
+    system_prompt: Any
+    standing_instructions: Any
     tools: msgspec.Raw
-    stash: msgspec.Raw
+    stash: Any
 
 
 class EventOut(msgspec.Struct, tag="event", tag_field="t"):
@@ -284,7 +284,7 @@ class EventOut(msgspec.Struct, tag="event", tag_field="t"):
 
 
 class RecordOut(msgspec.Struct, tag="record", tag_field="t"):
-    """A :class:`RecordLine` to write; ``value`` becomes ``adk.encode(value)`` on the writer."""
+    """A :class:`RecordLine` to write; ``value`` becomes its ``adk.encode`` tree when encoded."""
 
     seq: int
     op: str
@@ -304,7 +304,7 @@ class SignalOut(msgspec.Struct, tag="signal", tag_field="t"):
 
 
 class GateOut(msgspec.Struct, tag="gate", tag_field="t"):
-    """A :class:`GateLine` to write; ``value`` becomes ``adk.encode(value)`` on the writer."""
+    """A :class:`GateLine` to write; ``value`` becomes its ``adk.encode`` tree when encoded."""
 
     seq: int
     gate_id: str

@@ -7,11 +7,11 @@ of a trace log.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 
-from adk.errors import E_TRACE_FORMAT, AdkError
+from adk.errors import E_INVALID_TRACE_OPTIONS, E_TRACE_FORMAT, AdkError
 from adk.primitives.codec import decode
 from adk.trace.format import (
     FORMAT_NAME,
@@ -42,6 +42,7 @@ __all__ = ["load", "load_all", "loads", "loads_all", "payload_of", "revive"]
 _ANY_FIELDS: Final = ("args", "results", "payload", "raw")
 _ERROR_FIELDS: Final = ("error",)
 _line_decoder: Final = msgspec.json.Decoder(Line)
+_HEADER_PREFIX: Final = b'{"t":"header"'  # how the recorder starts every header line
 
 
 def _fail(line: int, message: str, cause: BaseException | None = None) -> AdkError:
@@ -215,15 +216,38 @@ def loads(data: bytes, *, path: str | None = None) -> Trace:
     return _parse(_split(data), 0, path, log=False)[0]
 
 
-def loads_all(data: bytes, *, path: str | None = None) -> list[Trace]:
+def loads_all(
+    data: bytes, *, path: str | None = None, errors: Literal["raise", "skip"] = "raise"
+) -> list[Trace]:
     """Parse every trace of a trace log from its bytes (see :func:`load_all`)."""
-    lines = _split(data)
+    if errors == "raise":
+        lines = _split(data)
+    elif errors != "skip":
+        raise E_INVALID_TRACE_OPTIONS(message=f"errors must be 'raise' or 'skip', got {errors!r}")
+    else:
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
     traces: list[Trace] = []
     index = 0
     while index < len(lines):
-        trace, index = _parse(lines, index, path, log=True)
+        try:
+            trace, index = _parse(lines, index, path, log=True)
+        except AdkError:
+            if errors == "raise":
+                raise
+            index = _next_header(lines, index + 1)
+            continue
         traces.append(trace)
     return traces
+
+
+def _next_header(lines: list[bytes], start: int) -> int:
+    """The index of the first line from ``start`` that is a header line (or the end)."""
+    for index in range(start, len(lines)):
+        if lines[index].startswith(_HEADER_PREFIX):
+            return index
+    return len(lines)
 
 
 def load(path: str | Path) -> Trace:
@@ -247,19 +271,24 @@ def load(path: str | Path) -> Trace:
     return loads(p.read_bytes(), path=str(p))
 
 
-def load_all(path: str | Path) -> list[Trace]:
+def load_all(path: str | Path, *, errors: Literal["raise", "skip"] = "raise") -> list[Trace]:
     """Read every trace of a file: a trace log (``TraceRecorder(..., append=True)``) or one turn.
 
     Args:
         path: The ``.jsonl`` file.
+        errors: ``"raise"``: a bad line fails the whole read. ``"skip"``: a trace with a
+            bad line is left out and reading goes on at the next header line (to read
+            the turns after a line a crashed process cut short).
 
     Returns:
         The traces in file order (one for a file written per turn).
 
     Raises:
-        E_TRACE_FORMAT: as :func:`load`, for the first bad line of any trace (``line N``
-            counts from the start of the file); nothing is returned then.
+        E_TRACE_FORMAT: with ``errors="raise"``, as :func:`load`, for the first bad line
+            of any trace (``line N`` counts from the start of the file); nothing is
+            returned then.
+        E_INVALID_TRACE_OPTIONS: ``errors`` is neither ``"raise"`` nor ``"skip"``.
         OSError: the file cannot be read.
     """
     p = Path(path)
-    return loads_all(p.read_bytes(), path=str(p))
+    return loads_all(p.read_bytes(), path=str(p), errors=errors)

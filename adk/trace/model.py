@@ -146,6 +146,11 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
         """One signal per executor call, in order."""
         return tuple(e for e in self.entries if isinstance(e, TraceSignal))
 
+    @property
+    def gates(self) -> tuple[TraceGate, ...]:
+        """How each gate settled (with its value), in order."""
+        return tuple(e for e in self.entries if isinstance(e, TraceGate))
+
     def event_names(self) -> list[str]:
         """The event names in order."""
         return [e.name for e in self.entries if isinstance(e, TraceEvent)]

@@ -31,12 +31,12 @@ its own task) record into separate files.
 
 from __future__ import annotations
 
-import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
@@ -71,7 +71,8 @@ class TraceRecorder(Capture):
             turns are queued (an ``int`` >= 1).
         batch_delay: Otherwise it writes at most this many seconds after a turn ends
             (and at once on :meth:`flush`, :meth:`close` and interpreter exit), so it
-            does not contend with the event loop turn by turn (a finite number >= 0).
+            does not contend with the event loop turn by turn (0 to
+            ``threading.TIMEOUT_MAX``).
 
     Raises:
         E_INVALID_TRACE_OPTIONS: an empty ``path``, ``append=True`` with a ``{turn_id}``
@@ -251,9 +252,14 @@ def _check_options(
     path: object, append: object, redact: object, batch_turns: object, batch_delay: object
 ) -> None:
     bad: list[str] = []
-    if not isinstance(path, str | os.PathLike) or not os.fspath(path):  # pyright: ignore[reportUnknownArgumentType]
-        bad.append(f"path must be a non-empty path, got {path!r}")
-    elif append is True and "{turn_id}" in os.fspath(path):  # pyright: ignore[reportUnknownArgumentType]
+    try:
+        given: Any = path
+        text: object = cast(object, os.fspath(given))
+    except TypeError:
+        text = None
+    if not isinstance(text, str) or not text:
+        bad.append(f"path must be a non-empty str path, got {path!r}")
+    elif append is True and "{turn_id}" in text:
         bad.append("path: a {turn_id} template cannot be used with append=True")
     if not isinstance(append, bool):
         bad.append(f"append must be a bool, got {append!r}")
@@ -264,8 +270,11 @@ def _check_options(
     if (
         isinstance(batch_delay, bool)
         or not isinstance(batch_delay, int | float)
-        or not 0 <= batch_delay < math.inf
+        or not 0 <= batch_delay <= threading.TIMEOUT_MAX
     ):
-        bad.append(f"batch_delay must be a finite number of seconds >= 0, got {batch_delay!r}")
+        bad.append(
+            f"batch_delay must be a number of seconds from 0 to {threading.TIMEOUT_MAX:g}, "
+            f"got {batch_delay!r}"
+        )
     if bad:
         raise E_INVALID_TRACE_OPTIONS(message="; ".join(bad))

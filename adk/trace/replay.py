@@ -29,9 +29,9 @@ from typing import Any, Final, Literal
 import msgspec
 
 from adk.contracts.events import GenerationStats, ToolExecutionEnd, ToolExecutionStart
-from adk.errors import AbortError
+from adk.errors import E_TURN_GATE_TIMEOUT, AbortError
 from adk.primitives.tokenizable import Tokenizable
-from adk.runners.gate import TurnGate
+from adk.runners.gate import TurnGate, TurnGateRejection
 from adk.runners.turn import TurnRunner
 from adk.trace.compare import normalize_events
 from adk.trace.encoding import plain
@@ -113,10 +113,10 @@ class ReplayExecutor:
         self._finished = False
         self._tools: dict[str, dict[str, Any]] = {}
         self._live: dict[str, Any] = {}
-        self._gates: dict[str, list[Any]] = {}
+        self._gates: dict[str, list[TraceGate]] = {}
         for entry in self.trace.entries:
-            if isinstance(entry, TraceGate) and entry.result == "resolved":
-                self._gates.setdefault(entry.gate_id, []).append(entry.value)
+            if isinstance(entry, TraceGate):
+                self._gates.setdefault(entry.gate_id, []).append(entry)
 
     # -- runner integration --------------------------------------------------------------
     def attach(self, runner: TurnRunner) -> TurnRunner:
@@ -127,9 +127,21 @@ class ReplayExecutor:
         return runner
 
     def _on_gate(self, gate: TurnGate[Any]) -> None:
-        values = self._gates.get(gate.id)
-        if values and not gate.is_settled:
-            gate.resolve(values[0])
+        if gate.is_settled:
+            return
+        settled = self._gates.get(gate.id)
+        if not settled:  # the recorded turn never got past this gate: it ended there
+            gate.abort()
+            return
+        recorded = settled[0]
+        if recorded.result == "resolved":
+            gate.resolve(recorded.value)
+        elif recorded.result == "timeout":  # settled at once: replays never wait out a timeout
+            gate.reject(E_TURN_GATE_TIMEOUT())
+        elif recorded.result == "rejected":
+            gate.reject(TurnGateRejection("rejected in the recording"))
+        else:
+            gate.abort()
 
     def _on_dispatch_end(self, event: Any) -> None:
         self.finish(event.status)
@@ -303,12 +315,33 @@ class ReplayExecutor:
             raise info.rebuild()
 
     async def _gate(self, ctx: Any, number: int, info: GateInfo) -> None:
-        value = await ctx.wait_for(
-            id=info.id, reason=info.reason, payload=info.payload, timeout_ms=info.timeout_ms
-        )
-        recorded = self._gates.get(info.id)
-        expected = recorded.pop(0) if recorded else None
-        if plain(value) != plain(expected):
+        settled = self._gates.get(info.id)
+        recorded = settled[0] if settled else None  # _on_gate settles from it: pop after
+        resolved = recorded is not None and recorded.result == "resolved"
+        try:
+            value = await ctx.wait_for(
+                id=info.id, reason=info.reason, payload=info.payload, timeout_ms=info.timeout_ms
+            )
+        except AbortError:
+            raise
+        except Exception as exc:  # rejected, timed out or aborted: as recorded, or not
+            if settled:
+                settled.pop(0)
+            if resolved:
+                self.divergences.append(
+                    Divergence(
+                        kind="gate_value",
+                        message=f"gate {info.id!r} raised {exc!r}; it was resolved when recorded",
+                        call=number,
+                        expected=plain(recorded.value if recorded is not None else None),
+                        actual=None,
+                    )
+                )
+            return
+        if settled:
+            settled.pop(0)
+        expected = recorded.value if recorded is not None and resolved else None
+        if not resolved or plain(value) != plain(expected):
             self.divergences.append(
                 Divergence(
                     kind="gate_value",

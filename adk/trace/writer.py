@@ -25,7 +25,7 @@ import msgspec
 
 from adk._version import __version__
 from adk.trace.capture import TurnBuffer
-from adk.trace.encoding import encode_doc, line_encoder
+from adk.trace.encoding import doc_tree, line_encoder
 from adk.trace.format import FORMAT_NAME, FORMAT_VERSION, ErrorInfo, HeaderOut, ResultLine
 
 __all__ = ["Redactor", "TraceWriter", "encode_turn", "redact_lines", "write_file"]
@@ -33,12 +33,21 @@ __all__ = ["Redactor", "TraceWriter", "encode_turn", "redact_lines", "write_file
 Redactor = Callable[[dict[str, Any]], dict[str, Any] | None]
 """``(line) -> line | None``: a line as plain JSON (``adk.encode`` envelopes included)."""
 
-_NULL: Final = msgspec.Raw(b"null")
 _EMPTY: Final = msgspec.Raw(b"[]")
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _REPLACE: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _CLOEXEC
 _APPEND: Final = os.O_RDWR | os.O_CREAT | os.O_APPEND | _CLOEXEC
-_IOV_MAX: Final = min(1024, os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16)
+
+
+def _iov_max() -> int:
+    try:
+        limit = os.sysconf("SC_IOV_MAX")
+    except (AttributeError, ValueError, OSError):  # no sysconf, or the name is unknown
+        return 16
+    return 1024 if limit < 1 else min(1024, limit)  # -1: no stated limit
+
+
+_IOV_MAX: Final = _iov_max()
 _decoder: Final = msgspec.json.Decoder()
 
 
@@ -87,7 +96,7 @@ def encode_turn(turn: TurnBuffer, redact: Redactor | None = None) -> bytes:
         Exception: whatever the redactor raised.
     """
     for line in turn.docs:
-        line.value = encode_doc(line.value)
+        line.value = doc_tree(line.value)
     turn.docs.clear()  # encoded once: encoding the turn again gives the same bytes
     prompt = turn.prompt
     instructions = turn.instructions
@@ -97,14 +106,10 @@ def encode_turn(turn: TurnBuffer, redact: Redactor | None = None) -> bytes:
         adk_version=__version__,
         created_at=datetime.now(UTC),
         turn_id=turn.turn_id or "",
-        system_prompt=(
-            msgspec.Raw(line_encoder.encode(prompt))
-            if type(prompt) is str
-            else encode_doc(prompt if prompt is not None else "")
-        ),
-        standing_instructions=encode_doc(list(instructions)) if instructions else _EMPTY,
+        system_prompt=prompt if type(prompt) is str else doc_tree("" if prompt is None else prompt),
+        standing_instructions=doc_tree(list(instructions)) if instructions else _EMPTY,
         tools=turn.tools or _EMPTY,
-        stash=_NULL if turn.stash is None else encode_doc(dict(turn.stash)),
+        stash=None if turn.stash is None else doc_tree(dict(turn.stash)),
     )
     data = line_encoder.encode_lines([header, *turn.lines, _result_line(turn)])
     return data if redact is None else redact_lines(data, redact)
@@ -162,13 +167,20 @@ def write_file(path: str, data: bytes | list[bytes], *, append: bool = False) ->
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         fd = os.open(path, flags, 0o666)
     try:
-        if append:
-            end = os.lseek(fd, 0, os.SEEK_END)
-            if end and os.pread(fd, 1, end - 1) != b"\n":
-                chunks = [b"\n", *chunks]
+        if append and _cut(fd):
+            chunks = [b"\n", *chunks]
         _write_all(fd, chunks)
     finally:
         os.close(fd)
+
+
+def _cut(fd: int) -> bool:
+    """Whether the file ends inside a line (``False`` when it cannot tell: a pipe)."""
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        return end > 0 and os.pread(fd, 1, end - 1) != b"\n"
+    except OSError:  # not seekable (a pipe, a socket, a tty): nothing to repair
+        return False
 
 
 def _write_all(fd: int, chunks: list[bytes]) -> None:
@@ -295,7 +307,11 @@ class TraceWriter:
                 self.errors.append(exc)
 
     def join(self) -> None:
-        """Write every turn submitted so far now; block until they are written (or failed)."""
+        """Write every turn submitted so far now; block until they are written (or failed).
+
+        Raises:
+            RuntimeError: the writer thread died (never expected: it catches every error).
+        """
         with self._lock:
             target = self._submitted
         if self._written >= target:
@@ -303,7 +319,11 @@ class TraceWriter:
         self._now.set()
         with self._done:
             while self._written < target:
-                self._done.wait()
+                if self._done.wait(1.0):
+                    continue
+                thread = self._thread
+                if thread is None or not thread.is_alive():  # pragma: no cover - a bug
+                    raise RuntimeError("the trace writer thread died with turns queued")
 
     def close(self) -> None:
         """Write what is queued and stop the thread (a later submit starts a new one)."""

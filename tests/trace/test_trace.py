@@ -222,6 +222,54 @@ async def test_cancelled_turn_trace_is_complete(tmp_path: Path) -> None:
     assert trace.signals[-1].signal == "abort"
 
 
+@pytest.mark.parametrize("settle", ["cancel", "timeout", "reject"])
+async def test_replay_settles_a_gate_as_recorded_without_waiting(
+    tmp_path: Path, settle: str
+) -> None:
+    """A gate that was not resolved when recorded is settled the same way at once on replay."""
+    recorder = TraceRecorder(tmp_path)
+
+    async def waits(ctx: adk.DispatchContext, helpers: Any) -> None:
+        helpers.report_thought("t", "waiting", is_complete=True)
+        try:
+            await ctx.wait_for(
+                id="g",
+                reason="approval",
+                payload=None,
+                timeout_ms=30 if settle == "timeout" else None,
+            )
+        except Exception as exc:
+            helpers.report_message("m", f"gate: {exc!r}", is_complete=True)
+        ctx.ack()
+
+    runner = recorder.runner(executor=waits)
+    if settle == "reject":
+        runner.observe("turn_gate_open", lambda gate: gate.reject(ValueError("no")))
+    with anyio.move_on_after(0.2 if settle == "cancel" else 30):
+        await recorder.run(runner, system_prompt="s")
+    await recorder.flush()
+    (path,) = recorder.paths.values()
+    trace = load(path)
+    (gate,) = trace.gates
+    assert gate.result == {"cancel": "aborted", "timeout": "timeout", "reject": "rejected"}[settle]
+
+    executor = ReplayExecutor(trace)
+    replayed = adk.TurnRunner(executor=executor)
+    events = collect(replayed)  # before attach: its listeners see the gate open first
+    executor.attach(replayed)
+    with anyio.fail_after(5):  # the replay neither hangs nor waits out the timeout
+        result = await replayed.run(system_prompt="s")
+    closed = [p.result for n, p in events if n == "turn_gate_closed"]
+    assert closed == [gate.result]
+    if settle == "cancel":  # the recorded dispatch ended at the gate: so does the replay
+        assert result.dispatch_status == "aborted"  # (the task's cancellation is not replayed)
+        assert executor.finish() == []
+    else:
+        assert result.status == "completed", result.errors
+        assert executor.finish() == []
+        assert normalize_events(events) == normalize_events(trace.events)
+
+
 async def test_attach_only_turn_is_recorded_with_derived_result(tmp_path: Path) -> None:
     recorder = TraceRecorder(str(tmp_path / "{turn_id}.trace.jsonl"))
     runner = recorder.runner(executor=scripted.scripted, tools=[scripted.lookup])
