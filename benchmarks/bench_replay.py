@@ -4,15 +4,14 @@ Prints:
 * replayed turns per second over a corpus of 1,000 recorded 2-iteration turns
   (target: >= 2,000 turns/s on one core), the corpus loaded before timing;
 * the recorder's overhead: time per recorded turn (trace written to disk, flush
-  included) divided by the time per unrecorded turn (target: <= 1.5x), measured in
-  rounds that alternate the two (the median of the rounds' ratios of process CPU time,
-  the writer thread's included, and of wall time), for a trace log
+  included) divided by the time per unrecorded turn (target: <= 1.5x): medians, and
+  totals, over turns that alternate the two, for a trace log
   (``append=True``) and for one file per turn (which adds the file system's cost of
   creating a file to every turn).
 
-Rounds are long (250 turns by default) so the writer thread reaches its steady state:
-it writes a batch every ``batch_turns`` (256) turns while the next turns run, and only
-the tail is written inside the round's ``flush()``.
+The two kinds of turn alternate one by one, each timed on its own (the median resists
+this VM's noise); the writer thread writes a batch every ``batch_turns`` (256) turns
+while the next turns run, and the final ``flush()`` is added to the recorded side.
 
 Run: ``python benchmarks/bench_replay.py [--turns 1000] [--overhead-turns 5000]``.
 """
@@ -31,8 +30,6 @@ import anyio
 
 import adk
 from adk.trace import ReplayExecutor, TraceRecorder, load, load_all
-
-ROUNDS = 20
 
 
 @adk.tool
@@ -85,16 +82,14 @@ def listen(runner: adk.TurnRunner) -> adk.TurnRunner:
     return runner.on("message", sink.append).observe("turn_end", sink.append)
 
 
-Round = tuple[float, float, float, float]
-"""(unrecorded CPU, recorded CPU, unrecorded wall, recorded wall) seconds per turn."""
+async def overhead(directory: Path, turns: int, *, append: bool) -> tuple[float, float, float]:
+    """Unrecorded and recorded turns, alternating turn by turn, each timed on its own.
 
-
-async def overhead(directory: Path, turns: int, *, append: bool) -> list[Round]:
-    """Rounds alternating unrecorded and recorded turns (the machine may be noisy).
-
-    Each recorded round ends with ``flush()``, so its time includes writing every trace.
-    Both runners get the same stash. CPU time is the whole process's (the writer
-    thread included); wall time is what the caller waits.
+    Interleaving turn by turn gives both the same machine (this one is a noisy VM) and
+    the same share of the writer thread's work; the recorder then ``flush()``es, and that
+    time is added to the recorded side. Returns (median unrecorded seconds per turn,
+    median recorded seconds per turn + the flush per turn, total recorded time incl.
+    the flush / total unrecorded time).
     """
     plain = listen(adk.TurnRunner(executor=two_iterations, tools=[lookup]))
     target = directory / "log.jsonl" if append else directory / "files"
@@ -102,24 +97,23 @@ async def overhead(directory: Path, turns: int, *, append: bool) -> list[Round]:
     recorded = listen(recorder.runner(executor=two_iterations, tools=[lookup]))
     for _ in range(50):
         await plain.run(system_prompt="s", stash={"n": 1})
-    per_round = max(1, turns // ROUNDS)  # long enough for the writer's steady state
-    rounds: list[Round] = []
-    done = 0
-    while done < turns:
-        n = min(per_round, turns - done)
-        cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(n):
-            await plain.run(system_prompt="s", stash={"n": 1})
-        base_cpu, base_wall = time.process_time() - cpu, time.perf_counter() - wall
-        cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(n):
-            await recorder.run(recorded, system_prompt="s", stash={"n": 1})
-        await recorder.flush()
-        rec_cpu, rec_wall = time.process_time() - cpu, time.perf_counter() - wall
-        rounds.append((base_cpu / n, rec_cpu / n, base_wall / n, rec_wall / n))
-        done += n
+    clock = time.perf_counter_ns
+    bases: list[int] = []
+    withs: list[int] = []
+    for _ in range(turns):
+        start = clock()
+        await plain.run(system_prompt="s", stash={"n": 1})
+        bases.append(clock() - start)
+        start = clock()
+        await recorder.run(recorded, system_prompt="s", stash={"n": 1})
+        withs.append(clock() - start)
+    start = clock()
+    await recorder.flush()
+    flush = clock() - start
     recorder.close()
-    return rounds
+    base = statistics.median(bases) / 1e9
+    with_rec = (statistics.median(withs) + flush / turns) / 1e9
+    return base, with_rec, (sum(withs) + flush) / sum(bases)
 
 
 async def main(turns: int, overhead_turns: int) -> None:
@@ -149,17 +143,11 @@ async def main(turns: int, overhead_turns: int) -> None:
         f"replay: {turns / replay_s:,.0f} turns/s over {turns} recorded 2-iteration turns "
         f"(target >= 2,000; {diverged} diverged)"
     )
-    for name, rounds in (("trace log", log), ("file per turn", files)):
-        cpu = sorted(r[1] / r[0] for r in rounds)
-        wall = sorted(r[3] / r[2] for r in rounds)
-        base = statistics.median(r[0] for r in rounds)
-        with_rec = statistics.median(r[1] for r in rounds)
+    for name, (base, with_rec, total) in (("trace log", log), ("file per turn", files)):
         print(
-            f"recorder overhead, {name}: {statistics.median(cpu):.2f}x CPU time, median of "
-            f"{len(cpu)} paired rounds (quartiles {cpu[len(cpu) // 4]:.2f}x.."
-            f"{cpu[3 * len(cpu) // 4]:.2f}x; {base * 1e6:.0f} us unrecorded, "
-            f"{with_rec * 1e6:.0f} us recorded incl. write); wall time "
-            f"{statistics.median(wall):.2f}x (target <= 1.5x)"
+            f"recorder overhead, {name}: {with_rec / base:.2f}x (median turn {base * 1e6:.0f} us "
+            f"unrecorded, {with_rec * 1e6:.0f} us recorded incl. writing); "
+            f"{total:.2f}x in total time (target <= 1.5x)"
         )
 
 
@@ -167,7 +155,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=1000, help="replay corpus size")
     parser.add_argument(
-        "--overhead-turns", type=int, default=5000, help="recorded turns per layout (20 rounds)"
+        "--overhead-turns", type=int, default=5000, help="recorded turns per layout"
     )
     args = parser.parse_args()
     anyio.run(main, args.turns, max(args.turns, args.overhead_turns))

@@ -4,7 +4,8 @@ The generic path of :mod:`adk.primitives.codec` builds each primitive's ``to_raw
 snapshot, walks it into a tree of envelope dicts, then hands the tree to msgspec. For the
 records a turn stores every iteration that walk is most of the cost of ``adk.encode``;
 here each is built as msgspec Structs mirroring the envelope, so msgspec writes the
-whole record in one pass. The bytes are the generic path's, byte for byte (a hypothesis
+whole record in one pass (the mirrors are transient and only point at immutable
+values: ``gc=False``). The bytes are the generic path's, byte for byte (a hypothesis
 property in ``tests/primitives/test_codec_fast.py`` checks it); a class registered again
 by the user loses its direct encoder (see ``codec._Codec.fast``).
 """
@@ -25,19 +26,19 @@ from adk.primitives.tool_call import ToolCall
 __all__ = ["fast_encoders"]
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """``{"$adk": tag, "v": value}``."""
 
     tag: str = msgspec.field(name="$adk")
     v: Any
 
 
-class _IdentityV(msgspec.Struct):
+class _IdentityV(msgspec.Struct, gc=False):
     identifier: Any
     representation: Any
 
 
-class _MessageV(msgspec.Struct, omit_defaults=True):
+class _MessageV(msgspec.Struct, omit_defaults=True, gc=False):
     id: str
     role: str
     content: Any
@@ -47,7 +48,7 @@ class _MessageV(msgspec.Struct, omit_defaults=True):
     attachments: Any = None  # omitted when empty, as ``Message.to_raw``
 
 
-class _ToolCallV(msgspec.Struct, omit_defaults=True):
+class _ToolCallV(msgspec.Struct, omit_defaults=True, gc=False):
     id: str
     tool: str
     args: Any

@@ -258,9 +258,11 @@ Line = HeaderLine | EventLine | RecordLine | SignalLine | GateLine | ResultLine
 # --- wire lines (writing) ------------------------------------------------------------------
 # Positional and untyped values: built on the event loop for every entry, so they must cost
 # no more than a tuple; encoded by ``adk.trace.encoding.line_encoder`` (same JSON as above).
+# ``gc=False``: they only point at payloads and records, never back, so they cannot be part
+# of a reference cycle, and the collector need not track them.
 
 
-class HeaderOut(msgspec.Struct, tag="header", tag_field="t", kw_only=True):
+class HeaderOut(msgspec.Struct, tag="header", tag_field="t", kw_only=True, gc=False):
     """A :class:`HeaderLine` to write; documents as ``adk.encode`` trees, ``tools`` as JSON."""
 
     format: str
@@ -274,7 +276,7 @@ class HeaderOut(msgspec.Struct, tag="header", tag_field="t", kw_only=True):
     stash: Any
 
 
-class EventOut(msgspec.Struct, tag="event", tag_field="t"):
+class EventOut(msgspec.Struct, tag="event", tag_field="t", gc=False):
     """An :class:`EventLine` to write; ``payload`` is the live event payload."""
 
     seq: int
@@ -283,7 +285,7 @@ class EventOut(msgspec.Struct, tag="event", tag_field="t"):
     payload: Any
 
 
-class RecordOut(msgspec.Struct, tag="record", tag_field="t"):
+class RecordOut(msgspec.Struct, tag="record", tag_field="t", gc=False):
     """A :class:`RecordLine` to write; ``value`` becomes its ``adk.encode`` tree when encoded."""
 
     seq: int
@@ -293,7 +295,7 @@ class RecordOut(msgspec.Struct, tag="record", tag_field="t"):
     value: Any
 
 
-class SignalOut(msgspec.Struct, tag="signal", tag_field="t"):
+class SignalOut(msgspec.Struct, tag="signal", tag_field="t", gc=False):
     """A :class:`SignalLine` to write."""
 
     seq: int
@@ -303,7 +305,7 @@ class SignalOut(msgspec.Struct, tag="signal", tag_field="t"):
     error: ErrorInfo | None = None
 
 
-class GateOut(msgspec.Struct, tag="gate", tag_field="t"):
+class GateOut(msgspec.Struct, tag="gate", tag_field="t", gc=False):
     """A :class:`GateLine` to write; ``value`` becomes its ``adk.encode`` tree when encoded."""
 
     seq: int
