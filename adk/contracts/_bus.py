@@ -123,16 +123,24 @@ class Bus:
             if not items:
                 del self._handlers[name]
         for handler, _ in snapshot:
-            try:
-                result = handler(payload)
-            except Exception as exc:
-                self._failed(name, exc, on_error)
-                continue
-            if result is not None and (
-                type(result) is CoroutineType or inspect.isawaitable(result)
-            ):
-                queued = cast("Awaitable[Any]", result)
-                (self.pending if pending is None else pending).append((name, queued))
+            self._call(name, handler, payload, pending, on_error)
+
+    def _call(
+        self,
+        name: str,
+        handler: Handler,
+        payload: Any,
+        pending: list[tuple[str, Awaitable[Any]]] | None,
+        on_error: ErrorSink | None,
+    ) -> None:
+        try:
+            result = handler(payload)
+        except Exception as exc:
+            self._failed(name, exc, on_error)
+            return
+        if result is not None and (type(result) is CoroutineType or inspect.isawaitable(result)):
+            queued = cast("Awaitable[Any]", result)
+            (self.pending if pending is None else pending).append((name, queued))
 
     def _failed(self, name: str, exc: BaseException, on_error: ErrorSink | None = None) -> None:
         sink = on_error or self.on_error

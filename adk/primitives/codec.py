@@ -490,15 +490,10 @@ def encode(obj: object) -> bytes:
             non-finite float, unregistered evaluator or handler).
         E_READER_NOT_DESCRIBABLE: a reader without ``describe()``.
     """
-    if not _defaults_loaded:
-        _load_defaults()
+    tree = encode_tree(obj)
     try:
-        return _encoder.encode(_enc(obj))
-    except AdkError:
-        raise
-    except RecursionError as exc:
-        raise _error("the value is nested too deeply to encode", exc) from exc
-    except Exception as exc:
+        return _encoder.encode(tree)
+    except Exception as exc:  # an int too large for JSON, the nesting limit
         raise _error(f"cannot encode the value: {exc}", exc) from exc
 
 

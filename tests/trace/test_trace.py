@@ -210,7 +210,8 @@ async def test_cancelled_turn_trace_is_complete(tmp_path: Path) -> None:
         await ctx.wait_for(id="never", reason="nobody answers", payload=None)
 
     runner = recorder.runner(executor=waits)
-    with anyio.move_on_after(0.05):
+    with anyio.CancelScope() as scope:
+        runner.observe("turn_gate_open", lambda _: scope.cancel())  # cancelled while waiting
         await recorder.run(runner, system_prompt="s")
     await recorder.flush()
     (path,) = recorder.paths.values()
@@ -245,7 +246,9 @@ async def test_replay_settles_a_gate_as_recorded_without_waiting(
     runner = recorder.runner(executor=waits)
     if settle == "reject":
         runner.observe("turn_gate_open", lambda gate: gate.reject(ValueError("no")))
-    with anyio.move_on_after(0.2 if settle == "cancel" else 30):
+    with anyio.CancelScope() as scope:
+        if settle == "cancel":  # cancelled while waiting on the gate
+            runner.observe("turn_gate_open", lambda _: scope.cancel())
         await recorder.run(runner, system_prompt="s")
     await recorder.flush()
     (path,) = recorder.paths.values()

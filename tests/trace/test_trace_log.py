@@ -91,7 +91,9 @@ async def run_turn(
     runner = recorded_runner(recorder, executor, build_runner)
     before = len(recorder.paths)
     if kind == "cancelled":
-        with anyio.move_on_after(0.05) as scope:
+        with anyio.CancelScope() as scope:
+            # cancelled once it waits (its thought reported), however slow the machine
+            runner.on("thought", lambda _: scope.cancel())
             await recorder.run(runner, system_prompt="You wait.", stash=stash)
         assert scope.cancelled_caught
     else:
