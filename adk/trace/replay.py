@@ -82,8 +82,11 @@ class ReplayExecutor:
         tool_results: ``"recorded"`` replays the recorded tool execution events and
             results; ``"live"`` runs each tool the recorded executor ran (through
             ``Tool.executor``) and reports a different result or failure as a divergence.
-        resolve_gates: Whether :meth:`attach` resolves open gates with their recorded
-            values (when no earlier listener settled them).
+        resolve_gates: Whether :meth:`attach` settles open gates as they settled when
+            recorded (when no earlier listener settled them): resolved with the recorded
+            value, or at once rejected, timed out or aborted (a replay never waits out a
+            timeout); a gate the recording never got past (the turn ended while it was
+            open) is aborted, so a replay never hangs on it.
 
     Attributes:
         divergences: The :class:`Divergence` records found so far, in order.
